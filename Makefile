@@ -1,0 +1,37 @@
+# batchgate -- the two commands of the README, and the pieces they are made of.
+SHELL := /bin/bash
+export PATH := $(PATH):/usr/local/go/bin
+GO ?= go
+
+.PHONY: dev test deps build vet lint unit cluster-up cluster-down
+
+## dev: bring up the dev cluster and run the gateway on 127.0.0.1:8080 against it
+dev:
+	scripts/dev-gateway
+
+## test: install what is missing, bring up the dev cluster, run vet, lint, unit and integration tests
+test: deps cluster-up vet lint
+	eval "$$(scripts/devcluster env)" && $(GO) test -count=1 -timeout 20m ./...
+
+deps:
+	scripts/install-deps
+
+build:
+	$(GO) build -o bin/batchgate ./gateway/cmd/batchgate
+
+vet:
+	$(GO) vet ./...
+
+## lint: shellcheck every script in scripts/ and every shell stand-in used by tests
+lint:
+	shellcheck scripts/*
+
+## unit: the tests that need no cluster (integration tests skip without SLURM_CONF)
+unit:
+	env -u SLURM_CONF $(GO) test -count=1 ./...
+
+cluster-up:
+	scripts/devcluster up
+
+cluster-down:
+	scripts/devcluster down
