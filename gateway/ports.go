@@ -1,0 +1,120 @@
+package gateway
+
+import (
+	"context"
+	"time"
+)
+
+// This file declares what the Service needs from the outside world. Adapters satisfy these
+// interfaces (gateway/sqlite, and in gateway/daemon thin adapters over slurm, apptainer and
+// logship); tests use hand-written fakes.
+
+// ContainerFilter selects containers for a listing. Cursor is the opaque value returned with the
+// previous page ("" for the first page). Projects/Owner scope the listing to what a caller may see.
+type ContainerFilter struct {
+	// Visible limits the listing to what this principal may see.
+	Visible Principal
+	State   ContainerState // "" = any
+	Name    string         // substring match, "" = any
+	Cursor  string
+	Limit   int
+}
+
+// Store keeps containers, tasks and their history. Methods return a CodeNotFound *Error when the
+// thing asked for does not exist, never (nil, nil).
+type Store interface {
+	// CreateContainer inserts c. When key is not empty and the owner already used it for a create,
+	// nothing is inserted and the earlier container's id is returned in a *ReplayError.
+	// A name already used in the project is a CodeConflict error.
+	CreateContainer(ctx context.Context, c *Container, key string) error
+	Container(ctx context.Context, id string) (*Container, error)
+	Containers(ctx context.Context, f ContainerFilter) (page []*Container, nextCursor string, err error)
+	// UpdateContainer writes c's spec fields, only while the stored container is Inactive
+	// (CodeConflict otherwise).
+	UpdateContainer(ctx context.Context, c *Container) error
+	// DeleteContainer removes an Inactive container; its tasks stay in the history.
+	DeleteContainer(ctx context.Context, id string) error
+
+	// StartTask records t (state SUBMITTING) as c's current task and moves c from Inactive to Ready,
+	// atomically; CodeConflict when c is not Inactive any more. With a key already used by the owner
+	// for a start, nothing changes and the earlier task's id comes back in a *ReplayError.
+	StartTask(ctx context.Context, c *Container, t *Task, key string) error
+	// SaveTask writes t, appends ev to its history when ev is not nil, and sets the state of t's
+	// container to ContainerStateFor(t.State) when t is its current task — all in one transaction.
+	SaveTask(ctx context.Context, t *Task, ev *TaskEvent) error
+	Task(ctx context.Context, id string) (*Task, error)
+	// Tasks lists a container's tasks, newest first.
+	Tasks(ctx context.Context, containerID string) ([]*Task, error)
+	// UnsettledTasks lists tasks the reconciler still follows: not terminal, or terminal but not
+	// yet accounted from sacct.
+	UnsettledTasks(ctx context.Context) ([]*Task, error)
+	TaskEvents(ctx context.Context, taskID string) ([]TaskEvent, error)
+}
+
+// ReplayError says an idempotency key was used before; ID is the resource that request made.
+type ReplayError struct{ ID string }
+
+func (e *ReplayError) Error() string { return "idempotency key already used for " + e.ID }
+
+// Job is one Slurm job as the domain asks for it; the slurm adapter renders it.
+type Job struct {
+	Name      string
+	Account   string
+	Partition string
+	GPUs      int
+	GPUType   string
+	CPUs      int
+	MemoryMB  int
+	TimeLimit time.Duration
+	Begin     time.Time // the --begin instant
+	WorkDir   string
+	Output    string
+	Comment   string   // the task id
+	Command   []string // the body: the apptainer command line
+}
+
+// Scheduler is the cluster's batch system (Slurm). Errors carry CodeUnavailable when the
+// controller cannot be reached (retry later), CodeInvalid when Slurm refused the job (with its
+// message), CodeNotFound for an unknown job.
+type Scheduler interface {
+	// Script renders the exact batch script for job, the one Submit would receive.
+	Script(job Job) ([]byte, error)
+	Submit(ctx context.Context, user string, script []byte) (jobID string, err error)
+	// Queue returns every job in the queue (one call, however many tasks are followed).
+	Queue(ctx context.Context) ([]JobStatus, error)
+	// Accounting returns final records for jobs that ended between from and to (bounded windows).
+	Accounting(ctx context.Context, from, to time.Time) ([]JobStatus, error)
+	Cancel(ctx context.Context, user, jobID string) error
+	StartNow(ctx context.Context, jobID string) error
+}
+
+// Image is a container image a user may run.
+type Image struct {
+	Name    string            `json:"name"`
+	Path    string            `json:"path"`
+	Type    string            `json:"type"`
+	Size    int64             `json:"size"`
+	Arch    string            `json:"arch,omitempty"`
+	Created *time.Time        `json:"created,omitempty"`
+	Labels  map[string]string `json:"labels,omitempty"`
+}
+
+// Run is what the container command needs to know about one task.
+type Run struct {
+	Image   string // the resolved image path
+	Command string // run by /bin/sh -c exactly as typed
+	Env     []EnvVar
+	Binds   []string // host directories bound at the same path (the user's HFS home and work)
+	WorkDir string
+	GPUs    int
+}
+
+// Images is the image catalog and the container runtime's command line.
+type Images interface {
+	List(ctx context.Context) ([]Image, error)
+	// Resolve checks an image reference (a catalog name, or a path inside the user's HFS roots)
+	// for user, returning CodeInvalid with a reason the user can act on.
+	Resolve(ctx context.Context, ref, user string, roots []string) (Image, error)
+	// Command returns the argv that runs r inside its image.
+	Command(r Run) ([]string, error)
+}
