@@ -27,19 +27,19 @@ type Task struct {
 	ExitCode    *int       `json:"exit_code,omitempty" db:"exit_code"`
 	Signal      *int       `json:"signal,omitempty" db:"exit_signal"`
 	// Usage, final once Accounted (read from sacct).
-	GPUs          int     `json:"gpus" db:"gpus"`
-	CPUs          int     `json:"cpus" db:"cpus"`
-	ElapsedSec    int64   `json:"elapsed_seconds" db:"elapsed_seconds"`
-	GPUHours      float64 `json:"gpu_hours" db:"gpu_hours"`
-	CPUHours      float64 `json:"cpu_hours" db:"cpu_hours"`
-	Cost          float64 `json:"cost" db:"cost"`
-	Currency      string  `json:"currency" db:"currency"`
-	PricePerHour  float64 `json:"price_per_hour" db:"price_per_hour"`
-	Accounted     bool    `json:"accounted" db:"accounted"`
-	LogPath       string  `json:"log_path" db:"log_path"`
-	LogObject     string  `json:"log_object" db:"log_object"`
-	Script        string  `json:"-" db:"script"`
-	StopRequested bool    `json:"stop_requested" db:"stop_requested"`
+	GPUs          int       `json:"gpus" db:"gpus"`
+	CPUs          int       `json:"cpus" db:"cpus"`
+	ElapsedSec    int64     `json:"elapsed_seconds" db:"elapsed_seconds"`
+	GPUHours      float64   `json:"gpu_hours" db:"gpu_hours"`
+	CPUHours      float64   `json:"cpu_hours" db:"cpu_hours"`
+	Cost          float64   `json:"cost" db:"cost"`
+	Currency      string    `json:"currency" db:"currency"`
+	PricePerHour  float64   `json:"price_per_hour" db:"price_per_hour"`
+	Accounted     bool      `json:"accounted" db:"accounted"`
+	LogPath       string    `json:"log_path" db:"log_path"`
+	LogObject     string    `json:"log_object" db:"log_object"`
+	Script        string    `json:"-" db:"script"`
+	StopRequested bool      `json:"stop_requested" db:"stop_requested"`
 	CreatedAt     time.Time `json:"created_at" db:"created_at"`
 	UpdatedAt     time.Time `json:"updated_at" db:"updated_at"`
 }
