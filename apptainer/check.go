@@ -56,6 +56,9 @@ func (c *Catalog) checkPath(ref string, u User) (Image, error) {
 	// without touching the file system, so its existence is never revealed.
 	clean := filepath.Clean(ref)
 	if !insideAny(clean, u.Roots, false) {
+		if insideAny(clean, c.dirs, false) {
+			return Image{}, refuse(ref, CodeOutsideRoots, "site images are named by their catalog name: use %q", catalogName(filepath.Base(clean), false))
+		}
 		return Image{}, outside(ref, u)
 	}
 	resolved, err := filepath.EvalSymlinks(clean)

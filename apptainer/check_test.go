@@ -179,6 +179,7 @@ func TestCheckRefuses(t *testing.T) {
 		{filepath.Join(h, "outdir", "elsewhere.sif"), CodeOutsideRoots, ErrOutsideRoots},
 		{h + "-evil/x.sif", CodeOutsideRoots, ErrOutsideRoots},
 		{files["bobdir"], CodeOutsideRoots, ErrOutsideRoots},
+		{filepath.Join(s.cat.dirs[0], "tiny.sif"), CodeOutsideRoots, ErrOutsideRoots},
 		{files["private"], CodeNotReadable, ErrNotReadable},
 		{files["truncated"], CodeNotImage, ErrNotImage},
 		{files["headonly"], CodeNotImage, ErrNotImage},

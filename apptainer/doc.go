@@ -7,6 +7,16 @@
 // maps and a global logger; this package serialises every call into it
 // (see inspect.go) so callers never see that state.
 //
+// Environment values reach the container through APPTAINERENV_NAME
+// variables set by an `env` prefix on the argv, with --no-eval, because
+// apptainer's --env flag splits values on commas and trims quotes (see
+// Command).
+//
+// Machines without Apptainer (CI) run jobs through the stand-in
+// integration/testdata/bin/apptainer, which is NOT apptainer; its header says
+// what it does and does not emulate, and TestStandInAgreesWithCommand keeps it
+// in step with Command.
+//
 // Nothing here runs a container: Command is pure, and the job script (rendered
 // by the slurm package) runs the argv on a compute node as the user.
 //
