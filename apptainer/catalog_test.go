@@ -176,3 +176,31 @@ func names(imgs []Image) []string {
 	}
 	return n
 }
+
+func TestCatalogConcurrentUse(t *testing.T) {
+	dir := t.TempDir()
+	place(t, "tiny.sif", dir, "a.sif")
+	place(t, "tiny.sif", dir, "b.sif")
+	c, err := NewCatalog(CatalogConfig{Dirs: []string{dir}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() {
+			imgs, err := c.List(context.Background())
+			if err == nil && len(imgs) != 2 {
+				err = errors.New("wrong count")
+			}
+			if err == nil {
+				_, err = c.Lookup(context.Background(), "a")
+			}
+			errs <- err
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
