@@ -41,6 +41,8 @@ type Service struct {
 	// the reconciler never submit the same task at once.
 	mu         sync.Mutex
 	submitting map[string]bool
+
+	stats ReconcileStats
 }
 
 // NewService builds the Service from its parts.

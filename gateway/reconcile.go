@@ -1,0 +1,277 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+)
+
+// ReconcileStats counts the reconciler's work, for /metrics.
+type ReconcileStats struct {
+	Ticks          atomic.Int64
+	Errors         atomic.Int64
+	LastDurationNs atomic.Int64
+	DurationSumNs  atomic.Int64
+}
+
+// accountingLag is how long a job that left the queue may take to appear in sacct before the
+// gateway gives up waiting and settles the task with what it knows.
+const accountingLag = time.Hour
+
+// crashSuspectAge: a SUBMITTING task this old with no attempt recorded was left by a crash between
+// writing the task and calling sbatch (or losing sbatch's answer); check accounting before
+// submitting it again, since the queue forgets finished jobs after a few minutes.
+const crashSuspectAge = 4 * time.Minute
+
+// RunReconciler runs Reconcile every interval until ctx ends. It is the one loop that reads Slurm
+// for all tasks, whatever the number of clients.
+func (s *Service) RunReconciler(ctx context.Context, interval time.Duration) {
+	ticker := time.NewTicker(interval)
+	defer ticker.Stop()
+	for {
+		if err := s.Reconcile(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("reconcile", slog.Any("error", err))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+	}
+}
+
+// Stats returns the reconciler's counters.
+func (s *Service) Stats() *ReconcileStats { return &s.stats }
+
+// Reconcile reads the queue once for every unsettled task, moves tasks and containers to what
+// Slurm says, submits tasks that wait for Slurm, and settles ended tasks from accounting. With
+// nothing to follow it makes no Slurm call at all.
+func (s *Service) Reconcile(ctx context.Context) error {
+	start := time.Now()
+	defer func() {
+		d := time.Since(start).Nanoseconds()
+		s.stats.Ticks.Add(1)
+		s.stats.LastDurationNs.Store(d)
+		s.stats.DurationSumNs.Add(d)
+	}()
+	tasks, err := s.store.UnsettledTasks(ctx)
+	if err != nil {
+		s.stats.Errors.Add(1)
+		return fmt.Errorf("list unsettled tasks: %w", err)
+	}
+	if len(tasks) == 0 {
+		return nil
+	}
+	queue, err := s.scheduler.Queue(ctx)
+	if err != nil {
+		s.stats.Errors.Add(1)
+		s.retryWaiting(ctx, tasks) // they wait for Slurm anyway; record the attempt and its reason
+		return fmt.Errorf("read the queue: %w", err)
+	}
+	byJob := make(map[string]JobStatus, len(queue))
+	byComment := make(map[string]JobStatus, len(queue))
+	for _, js := range queue {
+		byJob[js.JobID] = js
+		if js.Comment != "" {
+			byComment[js.Comment] = js
+		}
+	}
+	var unaccounted []*Task
+	for _, t := range tasks {
+		switch {
+		case t.State == TaskSubmitting:
+			if js, ok := byComment[t.ID]; ok {
+				s.adopt(ctx, t, js)
+			} else if s.due(t) {
+				s.resubmit(ctx, t)
+			}
+		case !t.State.Terminal():
+			if js, ok := byJob[t.JobID]; ok {
+				s.follow(ctx, t, js)
+			} else {
+				unaccounted = append(unaccounted, t)
+			}
+		default:
+			if js, ok := byJob[t.JobID]; ok && t.StopRequested && !js.State.Terminal() {
+				s.cancelOrphan(ctx, t) // stopped while its sbatch was in flight, and still queued
+			}
+			unaccounted = append(unaccounted, t)
+		}
+	}
+	return s.settle(ctx, unaccounted)
+}
+
+// due reports whether a SUBMITTING task should be (re)submitted now.
+func (s *Service) due(t *Task) bool {
+	now := s.cfg.Now()
+	if t.NextAttemptAt != nil {
+		return !now.Before(*t.NextAttemptAt)
+	}
+	// Never attempted: either the request path is submitting it right now (claimed), or the
+	// gateway stopped between recording it and calling sbatch.
+	return now.Sub(t.UpdatedAt) > 10*time.Second
+}
+
+// retryWaiting pushes back due SUBMITTING tasks when Slurm cannot even be polled.
+func (s *Service) retryWaiting(ctx context.Context, tasks []*Task) {
+	for _, t := range tasks {
+		if t.State == TaskSubmitting && s.due(t) {
+			s.resubmit(ctx, t)
+		}
+	}
+}
+
+// resubmit submits a SUBMITTING task again, after making sure an earlier attempt did not reach
+// Slurm: a job carrying the task's id in accounting is adopted instead.
+func (s *Service) resubmit(ctx context.Context, t *Task) {
+	if s.cfg.Now().Sub(t.CreatedAt) > crashSuspectAge {
+		recs, err := s.scheduler.Accounting(ctx, t.CreatedAt.Add(-time.Minute), s.cfg.Now().Add(time.Minute))
+		if err != nil {
+			s.log.Warn("accounting check before resubmit", slog.String("task", t.ID), slog.Any("error", err))
+			return
+		}
+		for _, js := range recs {
+			if js.Comment == t.ID {
+				s.adopt(ctx, t, js)
+				return
+			}
+		}
+	}
+	if err := s.submit(ctx, t); err != nil {
+		s.log.Info("task refused by Slurm", slog.String("task", t.ID), slog.Any("error", err))
+	}
+}
+
+// adopt attaches a job found by its comment (the task id) to a SUBMITTING task: the answer of an
+// earlier sbatch was lost, but the job exists; it is never submitted twice.
+func (s *Service) adopt(ctx context.Context, t *Task, js JobStatus) {
+	now := s.cfg.Now().UTC()
+	t.JobID, t.NextAttemptAt, t.State = js.JobID, nil, TaskPending
+	if !js.SubmitAt.IsZero() {
+		at := js.SubmitAt.UTC()
+		t.SubmittedAt = &at
+	} else {
+		t.SubmittedAt = &now
+	}
+	t.UpdatedAt = now
+	if err := s.saveTask(ctx, t, "found job "+js.JobID+" submitted earlier"); err != nil {
+		s.log.Error("adopt job", slog.String("task", t.ID), slog.Any("error", err))
+		return
+	}
+	s.follow(ctx, t, js)
+}
+
+// follow applies a queue record to a waiting or running task, recording changes of state or reason.
+func (s *Service) follow(ctx context.Context, t *Task, js JobStatus) {
+	changed := t.State != js.State || t.Reason != js.Reason
+	t.State, t.Reason = js.State, js.Reason
+	setTime(&t.EligibleAt, js.EligibleAt, &changed)
+	setTime(&t.StartedAt, js.StartAt, &changed)
+	if js.State.Terminal() {
+		setTime(&t.EndedAt, js.EndAt, &changed)
+		t.ExitCode, t.Signal = js.ExitCode, js.Signal
+	}
+	if !changed {
+		return
+	}
+	t.UpdatedAt = s.cfg.Now().UTC()
+	if err := s.saveTask(ctx, t, ""); err != nil {
+		s.log.Error("save task", slog.String("task", t.ID), slog.Any("error", err))
+	}
+}
+
+// setTime sets *dst to v when v is known and differs, and notes the change.
+func setTime(dst **time.Time, v time.Time, changed *bool) {
+	if v.IsZero() || (*dst != nil && (*dst).Equal(v)) {
+		return
+	}
+	u := v.UTC()
+	*dst = &u
+	*changed = true
+}
+
+func (s *Service) cancelOrphan(ctx context.Context, t *Task) {
+	if err := s.scheduler.Cancel(ctx, t.Owner, t.JobID); err != nil && ErrorCode(err) != CodeNotFound {
+		s.log.Warn("cancel job of a stopped task", slog.String("task", t.ID), slog.String("job", t.JobID), slog.Any("error", err))
+	}
+}
+
+// settle reads accounting once, over one bounded window covering the given tasks, and records
+// their final state, times, exit code and usage.
+func (s *Service) settle(ctx context.Context, tasks []*Task) error {
+	if len(tasks) == 0 {
+		return nil
+	}
+	now := s.cfg.Now()
+	from, to := now, now
+	for _, t := range tasks {
+		at := t.CreatedAt
+		if t.SubmittedAt != nil {
+			at = *t.SubmittedAt
+		}
+		from = minTime(from, at)
+		// A job cancelled while waiting for a future hour never became eligible; sacct only lists
+		// it when the window reaches its begin time.
+		to = maxTime(to, t.Begin)
+	}
+	recs, err := s.scheduler.Accounting(ctx, from.Add(-time.Minute), to.Add(time.Minute))
+	if err != nil {
+		s.stats.Errors.Add(1)
+		return fmt.Errorf("read accounting: %w", err)
+	}
+	byJob := make(map[string]JobStatus, len(recs))
+	for _, js := range recs {
+		byJob[js.JobID] = js
+	}
+	for _, t := range tasks {
+		js, ok := byJob[t.JobID]
+		switch {
+		case ok && js.State.Terminal():
+			s.finish(ctx, t, js)
+		case !ok && now.Sub(t.UpdatedAt) > accountingLag:
+			t.Accounted, t.UpdatedAt = true, now.UTC()
+			if !t.State.Terminal() {
+				t.State = TaskFailed
+			}
+			t.Reason = "no accounting record for job " + t.JobID + "; usage unknown"
+			if err := s.saveTask(ctx, t, ""); err != nil {
+				s.log.Error("settle task", slog.String("task", t.ID), slog.Any("error", err))
+			}
+		}
+	}
+	return nil
+}
+
+// finish records a task's final accounting record. A task stopped by its user stays CANCELLED.
+func (s *Service) finish(ctx context.Context, t *Task, js JobStatus) {
+	if !t.StopRequested {
+		t.State = js.State
+		t.Reason = js.Reason
+	}
+	var ignored bool
+	setTime(&t.EligibleAt, js.EligibleAt, &ignored)
+	setTime(&t.StartedAt, js.StartAt, &ignored)
+	setTime(&t.EndedAt, js.EndAt, &ignored)
+	t.ExitCode, t.Signal = js.ExitCode, js.Signal
+	t.ApplyUsage(js.ElapsedSec, js.GPUs, js.CPUs)
+	t.Accounted, t.UpdatedAt = true, s.cfg.Now().UTC()
+	if err := s.saveTask(ctx, t, ""); err != nil {
+		s.log.Error("finish task", slog.String("task", t.ID), slog.Any("error", err))
+	}
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
