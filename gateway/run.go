@@ -291,3 +291,15 @@ func (s *Service) StopContainer(ctx context.Context, p Principal, id string) (*T
 	s.publishContainer(c, false)
 	return t, nil
 }
+
+// RefreshContainer reads Slurm now (one reconcile pass for all followed tasks) and returns the
+// container as it stands afterwards.
+func (s *Service) RefreshContainer(ctx context.Context, p Principal, id string) (*Container, error) {
+	if _, err := s.GetContainer(ctx, p, id); err != nil {
+		return nil, err
+	}
+	if err := s.Reconcile(ctx); err != nil {
+		return nil, &Error{Code: CodeUnavailable, Message: "could not read Slurm now; the state shown is the last one seen", Cause: err}
+	}
+	return s.GetContainer(ctx, p, id)
+}

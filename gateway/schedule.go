@@ -55,15 +55,18 @@ func CheckScheduledHour(at, now time.Time, loc *time.Location) string {
 // hour that does not exist there (inside a DST gap) and one that is ambiguous (a repeated hour),
 // since the user could not know which instant they would get.
 func ParseLocalHour(s string, loc *time.Location) (time.Time, error) {
-	t, err := time.ParseInLocation("2006-01-02T15:04", s, loc)
-	if err != nil {
-		t, err = time.ParseInLocation("2006-01-02T15:04:05", s, loc)
+	layout := "2006-01-02T15:04"
+	if len(s) > len(layout) {
+		layout += ":05"
 	}
+	// The wall clock as written, read in UTC where every wall time exists exactly once.
+	written, err := time.Parse(layout, s)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("not a local time: use RFC 3339 with an offset, or YYYY-MM-DDTHH:00 in %s", loc)
 	}
+	t := time.Date(written.Year(), written.Month(), written.Day(), written.Hour(), written.Minute(), written.Second(), 0, loc)
 	wall := func(x time.Time) string { return x.In(loc).Format("2006-01-02T15:04:05") }
-	want := t.Format("2006-01-02T15:04:05")
+	want := written.Format("2006-01-02T15:04:05")
 	if wall(t) != want {
 		return time.Time{}, fmt.Errorf("%s does not exist in %s (a daylight-saving gap)", s, loc)
 	}

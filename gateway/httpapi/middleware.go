@@ -32,6 +32,11 @@ func (s *Server) requestLog(c *fiber.Ctx) error {
 			_ = c.SendStatus(fiber.StatusInternalServerError)
 		}
 	}
+	route := c.Route().Path
+	if route == "/" && c.Path() != "/" {
+		route = "(unmatched)" // keep unknown paths out of the metric labels
+	}
+	s.metrics.observe(c.Method(), route, c.Response().StatusCode(), time.Since(start))
 	level := slog.LevelInfo
 	if c.Response().StatusCode() >= 500 {
 		level = slog.LevelError

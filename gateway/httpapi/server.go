@@ -4,11 +4,14 @@ package httpapi
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"net"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+
+	"batchgate/gateway"
 )
 
 // Check is one readiness probe: Run returns nil when the dependency named Name is usable.
@@ -25,13 +28,30 @@ type Options struct {
 	CheckTimeout time.Duration
 	// BodyLimit is the largest request body accepted, in bytes (default 1 MiB).
 	BodyLimit int
+	// Service does the work of the API; nil serves only the health endpoints.
+	Service *gateway.Service
+	// Auth turns a bearer token into a principal.
+	Auth Authenticator
+	// Metrics are extra Prometheus text writers appended to /metrics (Slurm calls, tasks ...).
+	Metrics []func(w io.Writer)
+}
+
+// Authenticator checks bearer tokens (gateway.Authenticator satisfies it).
+type Authenticator interface {
+	Authenticate(ctx context.Context, token string) (gateway.Principal, error)
 }
 
 // Server is the HTTP gateway.
 type Server struct {
-	app  *fiber.App
-	log  *slog.Logger
-	opts Options
+	app     *fiber.App
+	log     *slog.Logger
+	opts    Options
+	svc     *gateway.Service
+	metrics *httpMetrics
+	limiter *failureLimiter
+	// streams is cancelled at Shutdown so that open event streams end and shutdown can finish.
+	streams       context.Context
+	cancelStreams context.CancelFunc
 }
 
 // New builds the server and its route table.
@@ -45,7 +65,8 @@ func New(opts Options) *Server {
 	if opts.BodyLimit == 0 {
 		opts.BodyLimit = 1 << 20
 	}
-	s := &Server{log: opts.Logger, opts: opts}
+	s := &Server{log: opts.Logger, opts: opts, svc: opts.Service, metrics: newHTTPMetrics(), limiter: newFailureLimiter()}
+	s.streams, s.cancelStreams = context.WithCancel(context.Background())
 	s.app = fiber.New(fiber.Config{
 		AppName:               "batchgate",
 		DisableStartupMessage: true,
@@ -58,17 +79,45 @@ func New(opts Options) *Server {
 	return s
 }
 
+// routes is the one route table. Every /api/v1 route but the OpenAPI document needs a token.
 func (s *Server) routes() {
 	s.app.Use(s.requestLog)
 	s.app.Get("/healthz", s.healthz)
 	s.app.Get("/readyz", s.readyz)
+	s.app.Get("/metrics", s.serveMetrics)
+	if s.svc == nil {
+		return
+	}
+	api := s.app.Group("/api/v1")
+	api.Get("/openapi.json", s.openAPI)
+	api.Use(s.authenticate)
+	api.Get("/flavors", s.listFlavors)
+	api.Get("/images", s.listImages)
+	api.Get("/estimate", s.estimate)
+	api.Get("/events", s.events)
+	api.Post("/containers", s.createContainer)
+	api.Get("/containers", s.listContainers)
+	api.Get("/containers/:id", s.getContainer)
+	api.Put("/containers/:id", s.updateContainer)
+	api.Delete("/containers/:id", s.deleteContainer)
+	api.Post("/containers/:id/start", s.startContainer)
+	api.Post("/containers/:id/stop", s.stopContainer)
+	api.Post("/containers/:id/refresh", s.refreshContainer)
+	api.Get("/containers/:id/script", s.containerScript)
+	api.Get("/containers/:id/tasks", s.containerTasks)
+	api.Get("/tasks/:id", s.getTask)
+	api.Get("/tasks/:id/history", s.taskHistory)
 }
 
 // Serve accepts connections on ln until Shutdown.
 func (s *Server) Serve(ln net.Listener) error { return s.app.Listener(ln) }
 
-// Shutdown stops accepting connections and waits for requests in flight until ctx is done.
-func (s *Server) Shutdown(ctx context.Context) error { return s.app.ShutdownWithContext(ctx) }
+// Shutdown ends open event streams, stops accepting connections and waits for requests in flight
+// until ctx is done.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.cancelStreams()
+	return s.app.ShutdownWithContext(ctx)
+}
 
 // App exposes the Fiber app for in-process tests (app.Test).
 func (s *Server) App() *fiber.App { return s.app }
