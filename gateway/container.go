@@ -62,6 +62,10 @@ const (
 // would change how the container runs, so they are refused rather than silently dropped.
 var reservedEnvPrefixes = []string{"SLURM_", "APPTAINER", "SINGULARITY", "BATCHGATE_"}
 
+// reservedEnvNames are set by Apptainer for the container (HOME is the bound home directory) or
+// have a special meaning to it (PREPEND_PATH, APPEND_PATH).
+var reservedEnvNames = map[string]bool{"HOME": true, "PREPEND_PATH": true, "APPEND_PATH": true}
+
 // Canonicalize applies defaults and trims what may be trimmed: a missing schedule kind is manual.
 func (s *ContainerSpec) Canonicalize() {
 	s.Name = strings.TrimSpace(s.Name)
@@ -125,6 +129,8 @@ func validateEnv(env []EnvVar, p *Problems) {
 			p.Add(field, "%q is not a variable name: letters, digits and '_', not starting with a digit", e.Name)
 		case seen[e.Name]:
 			p.Add(field, "%q is given twice", e.Name)
+		case reservedEnvNames[e.Name]:
+			p.Add(field, "%q is set by the container runtime and cannot be given", e.Name)
 		case hasReservedPrefix(e.Name):
 			p.Add(field, "%q is reserved (names starting with %s are set by the cluster)", e.Name, strings.Join(reservedEnvPrefixes, ", "))
 		}

@@ -1,0 +1,94 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os/user"
+	"strconv"
+
+	"batchgate/apptainer"
+	"batchgate/gateway"
+)
+
+// images adapts the apptainer package to the Service's Images port.
+type images struct {
+	catalog    *apptainer.Catalog
+	binary     string
+	extraFlags []string
+}
+
+func (im images) List(ctx context.Context) ([]gateway.Image, error) {
+	list, err := im.catalog.List(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list images: %w", err)
+	}
+	out := make([]gateway.Image, len(list))
+	for i, img := range list {
+		out[i] = toImage(img)
+	}
+	return out, nil
+}
+
+// Resolve checks ref for the Unix user login, whose HFS roots may hold their own images.
+func (im images) Resolve(ctx context.Context, ref, login string, roots []string) (gateway.Image, error) {
+	u, err := unixUser(login, roots)
+	if err != nil {
+		return gateway.Image{}, err
+	}
+	img, err := im.catalog.Check(ctx, ref, u)
+	var refused *apptainer.ImageError
+	if errors.As(err, &refused) {
+		return gateway.Image{}, &gateway.Error{Code: gateway.CodeInvalid, Message: refused.Reason, Cause: err}
+	}
+	if err != nil {
+		return gateway.Image{}, fmt.Errorf("check image %q: %w", ref, err)
+	}
+	return toImage(img), nil
+}
+
+func (im images) Command(r gateway.Run) ([]string, error) {
+	spec := apptainer.ExecSpec{
+		Image: r.Image, Command: r.Command, WorkDir: r.WorkDir, GPUs: r.GPUs,
+		ExtraFlags: im.extraFlags, Binary: im.binary,
+	}
+	for _, e := range r.Env {
+		spec.Env = append(spec.Env, apptainer.EnvVar{Name: e.Name, Value: e.Value})
+	}
+	for _, dir := range r.Binds {
+		spec.Binds = append(spec.Binds, apptainer.Bind{Src: dir, Dst: dir})
+	}
+	return apptainer.Command(spec)
+}
+
+// unixUser looks up the login's uid and groups, which decide what images it may read.
+func unixUser(login string, roots []string) (apptainer.User, error) {
+	u, err := user.Lookup(login)
+	if err != nil {
+		return apptainer.User{}, gateway.Errorf(gateway.CodeInvalid, "%s is not a Unix login on this cluster", login)
+	}
+	uid, err := strconv.Atoi(u.Uid)
+	if err != nil {
+		return apptainer.User{}, fmt.Errorf("uid of %s: %w", login, err)
+	}
+	groups, err := u.GroupIds()
+	if err != nil {
+		return apptainer.User{}, fmt.Errorf("groups of %s: %w", login, err)
+	}
+	au := apptainer.User{Name: login, UID: uid, Roots: roots}
+	for _, g := range groups {
+		if gid, err := strconv.Atoi(g); err == nil {
+			au.GIDs = append(au.GIDs, gid)
+		}
+	}
+	return au, nil
+}
+
+func toImage(img apptainer.Image) gateway.Image {
+	out := gateway.Image{Name: img.Name, Path: img.Path, Type: img.Type, Size: img.Size, Arch: img.Arch, Labels: img.Labels}
+	if !img.Created.IsZero() {
+		c := img.Created
+		out.Created = &c
+	}
+	return out
+}
