@@ -37,11 +37,11 @@ func BeginValue(t time.Time) string {
 }
 
 // parseSlurmTime reads a time Slurm printed with TZ=UTC and
-// SLURM_TIME_FORMAT=standard. "Unknown", "None", "N/A" and "" (no such time)
+// SLURM_TIME_FORMAT=standard. "Unknown", "None", "NONE", "N/A" and "" (no such time)
 // give the zero time.
 func parseSlurmTime(s string) (time.Time, bool) {
 	switch s {
-	case "", "Unknown", "None", "N/A":
+	case "", "Unknown", "None", "NONE", "N/A":
 		return time.Time{}, true
 	}
 	t, err := time.Parse(beginLayout, s)

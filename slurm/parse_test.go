@@ -1,0 +1,298 @@
+package slurm
+
+import (
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+func readFixture(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile("testdata/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func utc(s string) time.Time {
+	t, err := time.Parse(beginLayout, s)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
+
+// byName indexes fixture jobs by job name; the capture script gives every
+// case its own name (array elements share one, keyed by id instead).
+func squeueByName(t *testing.T, fixture string) map[string]JobStatus {
+	t.Helper()
+	jobs, err := ParseSqueue(readFixture(t, fixture))
+	if err != nil {
+		t.Fatalf("%s: %v", fixture, err)
+	}
+	m := map[string]JobStatus{}
+	for _, j := range jobs {
+		if j.Name == "array" {
+			m["array "+string(j.ID)] = j
+			continue
+		}
+		m[j.Name] = j
+	}
+	return m
+}
+
+func TestParseSqueueActive(t *testing.T) {
+	m := squeueByName(t, "squeue_22.05_active.txt")
+	if len(m) != 15 {
+		t.Errorf("got %d jobs, want 15", len(m))
+	}
+	b := m["begin-pending"]
+	if b.State != StatePending || b.Reason != ReasonBeginTime || b.GPUs != 2 || b.User != "alice" || b.Account != "vision" {
+		t.Errorf("begin-pending = %+v", b)
+	}
+	if !b.Eligible.Equal(utc("2026-12-04T17:00:00")) || !b.End.IsZero() || b.TimeLimit != 0 {
+		t.Errorf("begin-pending times = eligible %v end %v limit %v", b.Eligible, b.End, b.TimeLimit)
+	}
+	if !strings.HasSuffix(b.Comment, "-begin-pending") || b.TRES != "gres:gpu:2" {
+		t.Errorf("begin-pending comment %q tres %q", b.Comment, b.TRES)
+	}
+	h := m["held"]
+	if h.State != StatePending || h.Reason != ReasonJobHeldUser || !h.Eligible.IsZero() || !h.Start.IsZero() || h.User != "bob" {
+		t.Errorf("held = %+v", h)
+	}
+	if r := m["cancel-running"]; r.State != StateRunning || r.CPUs != 2 || r.TimeLimit != 10*time.Minute || r.GPUs != 0 {
+		t.Errorf("cancel-running = %+v", r)
+	}
+	if p := m["pipe|in name"]; p.State != StateCompleted || !strings.HasSuffix(p.Comment, "-pipe|in name") {
+		t.Errorf("pipe job = %+v", p)
+	}
+	if e := m["exit3"]; e.State != StateFailed || e.Reason != "NonZeroExitCode" || e.Reason.Known() || e.Account != "speech" {
+		t.Errorf("exit3 = %+v", e)
+	}
+	if a := m["array 25_2"]; a.State != StateCompleted {
+		t.Errorf("array element 25_2 = %+v", a)
+	}
+	reasons := map[Reason]bool{}
+	for _, j := range m {
+		reasons[j.Reason] = true
+	}
+	for _, r := range []Reason{ReasonResources, ReasonPriority, ReasonBeginTime, ReasonJobHeldUser, ReasonNone} {
+		if !reasons[r] || !r.Known() {
+			t.Errorf("reason %s missing from the fixture or unknown", r)
+		}
+	}
+}
+
+func TestParseSqueueEnded(t *testing.T) {
+	m := squeueByName(t, "squeue_22.05_ended.txt")
+	cp := m["cancel-pending"]
+	if cp.State != StateCancelled || !cp.State.Terminal() || cp.Reason != ReasonBeginTime {
+		t.Errorf("cancel-pending = %+v", cp)
+	}
+	if !cp.Start.Equal(cp.End) || cp.End.IsZero() {
+		t.Errorf("cancel-pending start %v end %v, want equal cancel times", cp.Start, cp.End)
+	}
+	if b := m["begin-pending"]; b.State != StateCompleted || !b.Eligible.Equal(b.Start) {
+		t.Errorf("begin-pending after StartNow = %+v", b)
+	}
+}
+
+func TestParseSqueueEmpty(t *testing.T) {
+	jobs, err := ParseSqueue(readFixture(t, "squeue_22.05_empty.txt"))
+	if err != nil || len(jobs) != 0 {
+		t.Fatalf("= %v, %v", jobs, err)
+	}
+}
+
+func TestParseSqueueKeepsGoodLinesAndReportsBadOnes(t *testing.T) {
+	good := strings.SplitN(string(readFixture(t, "squeue_22.05_active.txt")), "\n", 2)[0]
+	unknown := strings.Replace(good, Delimiter+"COMPLETED"+Delimiter, Delimiter+"LIMBO"+Delimiter, 1)
+	in := good + "\n" + unknown + "\ngarbage\n" + good + "\n"
+	jobs, err := ParseSqueue([]byte(in))
+	if len(jobs) != 2 {
+		t.Errorf("got %d jobs, want the 2 good ones", len(jobs))
+	}
+	if !errors.Is(err, ErrMalformed) {
+		t.Fatalf("err = %v, want ErrMalformed", err)
+	}
+	var pe *ParseError
+	if !errors.As(err, &pe) || pe.Line != 2 || !strings.Contains(pe.Reason, "LIMBO") {
+		t.Errorf("first ParseError = %+v", pe)
+	}
+	if !strings.Contains(err.Error(), "line 3") {
+		t.Errorf("err does not report the garbage line: %v", err)
+	}
+}
+
+func sacctByName(t *testing.T) map[string]AcctRecord {
+	t.Helper()
+	recs, err := ParseSacct(readFixture(t, "sacct_22.05_mixed.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]AcctRecord{}
+	for _, r := range recs {
+		if r.Name == "array" {
+			m["array "+string(r.ID)] = r
+			continue
+		}
+		m[r.Name] = r
+	}
+	return m
+}
+
+func TestParseSacctMixed(t *testing.T) {
+	m := sacctByName(t)
+	if len(m) != 15 {
+		t.Errorf("got %d records, want 15", len(m))
+	}
+	tests := []struct {
+		name            string
+		state           State
+		by              string
+		gpus, cpus      int
+		elapsed         int64
+		exit, sig       int
+		noStart, noElig bool
+	}{
+		{name: "gpu2", state: StateCompleted, gpus: 2, cpus: 1, elapsed: 20},
+		{name: "fill1", state: StateCompleted, gpus: 4, cpus: 1, elapsed: 15},
+		{name: "cancel-running", state: StateCancelled, by: "0", cpus: 2, elapsed: 6},
+		{name: "cancel-pending", state: StateCancelled, by: "0", cpus: 1, noStart: true},
+		{name: "held", state: StateCancelled, by: "0", cpus: 1, noStart: true, noElig: true},
+		{name: "exit3", state: StateFailed, cpus: 1, exit: 3},
+		{name: "bad-output", state: StateFailed, cpus: 1, sig: 53},
+		{name: "pipe|in name", state: StateCompleted, cpus: 1},
+		{name: "array 25_3", state: StateCompleted, cpus: 1, elapsed: 2}, // comment "...-array"
+	}
+	for _, tt := range tests {
+		r, ok := m[tt.name]
+		if !ok {
+			t.Errorf("%s: missing", tt.name)
+			continue
+		}
+		if r.State != tt.state || r.CancelledBy != tt.by || r.GPUs != tt.gpus || r.CPUs != tt.cpus ||
+			r.Elapsed != tt.elapsed || r.ExitCode != tt.exit || r.Signal != tt.sig {
+			t.Errorf("%s = %+v", tt.name, r)
+		}
+		if r.Start.IsZero() != tt.noStart || r.Eligible.IsZero() != tt.noElig || r.Submit.IsZero() || r.End.IsZero() {
+			t.Errorf("%s times: submit %v eligible %v start %v end %v", tt.name, r.Submit, r.Eligible, r.Start, r.End)
+		}
+		if want := "-" + strings.TrimSuffix(tt.name, " 25_3"); !strings.HasSuffix(r.Comment, want) {
+			t.Errorf("%s comment = %q", tt.name, r.Comment)
+		}
+	}
+	if c := m["exit3"]; c.User != "carol" || c.Account != "speech" || c.Partition != "gpu" {
+		t.Errorf("exit3 = %+v", c)
+	}
+	if cp := m["cancel-pending"]; !cp.Eligible.Equal(utc("2026-12-04T17:00:00")) {
+		t.Errorf("cancel-pending eligible = %v", cp.Eligible)
+	}
+}
+
+func TestParseSacctEmpty(t *testing.T) {
+	recs, err := ParseSacct(readFixture(t, "sacct_22.05_empty.txt"))
+	if err != nil || len(recs) != 0 {
+		t.Fatalf("= %v, %v", recs, err)
+	}
+}
+
+// Synthetic lines for what the dev cluster cannot produce (typed GPUs) and
+// for what must be refused.
+func TestParseSacctSynthetic(t *testing.T) {
+	d := Delimiter
+	line := func(state, tres, exit string) string {
+		return strings.Join([]string{"7", "n", "u", "a", "p", state, "2026-12-04T16:00:00", "Unknown",
+			"None", "None", "0", "4", tres, exit, ""}, d)
+	}
+	recs, err := ParseSacct([]byte(line("TIMEOUT", "billing=4,cpu=4,gres/gpu:a100=2,gres/gpu=2,node=1", "0:15") + "\n"))
+	if err != nil || len(recs) != 1 {
+		t.Fatalf("= %v, %v", recs, err)
+	}
+	if r := recs[0]; r.GPUs != 2 || r.State != StateTimeout || r.Signal != 15 || !r.Start.IsZero() {
+		t.Errorf("typed+untyped = %+v, want 2 GPUs counted once", r)
+	}
+	for _, bad := range []string{
+		line("LIMBO", "", "0:0"),
+		line("CANCELLED by", "", "0:0"),
+		line("COMPLETED", "gres/gpu=x", "0:0"),
+		line("COMPLETED", "", "0"),
+		strings.Replace(line("COMPLETED", "", "0:0"), "7", "7.batch", 1),
+		line("COMPLETED", "", "0:0") + d + "extra",
+	} {
+		recs, err := ParseSacct([]byte(bad))
+		if len(recs) != 0 || !errors.Is(err, ErrMalformed) {
+			t.Errorf("%q: = %v, %v; want refused", bad, recs, err)
+		}
+	}
+}
+
+func TestParseState(t *testing.T) {
+	for _, tt := range []struct {
+		in       string
+		st       State
+		by       string
+		terminal bool
+	}{
+		{"PENDING", StatePending, "", false},
+		{"REQUEUED", StateRequeued, "", false},
+		{"CANCELLED by 1001", StateCancelled, "1001", true},
+		{"OUT_OF_MEMORY", StateOutOfMemory, "", true},
+		{"NODE_FAIL", StateNodeFail, "", true},
+	} {
+		st, by, err := ParseState(tt.in)
+		if err != nil || st != tt.st || by != tt.by || st.Terminal() != tt.terminal {
+			t.Errorf("ParseState(%q) = %s %q %v terminal=%v", tt.in, st, by, err, st.Terminal())
+		}
+	}
+	for _, bad := range []string{"", "pending", "FAILED by 0", "RUNNING+", "CANCELLED by "} {
+		if _, _, err := ParseState(bad); !errors.Is(err, ErrMalformed) {
+			t.Errorf("ParseState(%q) accepted", bad)
+		}
+	}
+}
+
+func TestParseSbatch(t *testing.T) {
+	for in, want := range map[string]JobID{"12\n": "12", "12;batchgate\n": "12", "warn\n34\n\n": "34"} {
+		if id, err := parseSbatch([]byte(in)); err != nil || id != want {
+			t.Errorf("parseSbatch(%q) = %q, %v", in, id, err)
+		}
+	}
+	for _, bad := range []string{"", "\n", "Submitted batch job 12\n", "12a"} {
+		if _, err := parseSbatch([]byte(bad)); !errors.Is(err, ErrMalformed) {
+			t.Errorf("parseSbatch(%q) accepted", bad)
+		}
+	}
+}
+
+func TestGPUsPerNodeAndTimeLimit(t *testing.T) {
+	for in, want := range map[string]int{"gres:gpu:2": 2, "gres:gpu:a100:3": 3, "gres:gpu": 1,
+		"gres:shard:2": 0, "gres:gpu:1,gres:shard:2": 1, "gres:gpuX:2": 0} {
+		if got := gpusPerNode(in); got != want {
+			t.Errorf("gpusPerNode(%q) = %d, want %d", in, got, want)
+		}
+	}
+	for in, want := range map[string]time.Duration{"UNLIMITED": 0, "2:00": 2 * time.Minute,
+		"10:00": 10 * time.Minute, "1:00:00": time.Hour, "1-02:03:04": 26*time.Hour + 3*time.Minute + 4*time.Second, "5": 5 * time.Minute} {
+		if got, ok := parseTimeLimit(in); !ok || got != want {
+			t.Errorf("parseTimeLimit(%q) = %v, %v", in, got, ok)
+		}
+	}
+}
+
+func TestCaptureScriptUsesPackageFormats(t *testing.T) {
+	b, err := os.ReadFile("../scripts/capture-slurm-fixtures")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := strings.ReplaceAll(string(b), "${D}", Delimiter)
+	if !strings.Contains(s, `squeue_format="`+SqueueFormat+`"`) {
+		t.Error("capture script's squeue format differs from SqueueFormat")
+	}
+	if !strings.Contains(s, `sacct_format="`+SacctFormat+`"`) {
+		t.Error("capture script's sacct format differs from SacctFormat")
+	}
+}
