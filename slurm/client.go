@@ -96,15 +96,32 @@ func FindByComment(jobs []JobStatus, comment string) ([]JobStatus, error) {
 
 // Cancel cancels a pending or running job with scancel, as the Unix user
 // through the wrapper, or as the operator when user is "". Errors:
-// ErrJobNotFound for an id Slurm does not know, ErrAccessDenied when the user
-// may not cancel it, ErrUnavailable. Cancelling a job that already ended is
-// not an error (scancel says nothing).
+// ErrJobNotFound for an id Slurm does not know (also a job that ended longer
+// ago than MinJobAge), ErrAccessDenied when the user may not cancel it,
+// ErrUnavailable. Cancelling a job that is already ending or ended (still
+// known to slurmctld) is not an error: the wanted end is reached.
+//
+// scancel exits 0 even for an unknown id in 22.05 and only says why with
+// --verbose, on stderr; Cancel reads that.
 func (c *Client) Cancel(ctx context.Context, user string, id JobID) error {
 	if err := checkJobID(id); err != nil {
 		return err
 	}
-	_, err := c.run(ctx, user, "scancel", []string{string(id)}, nil)
-	return err
+	_, ee, err := c.runStderr(ctx, user, "scancel", []string{"--verbose", string(id)}, nil)
+	if err != nil {
+		if errors.Is(err, ErrJobNotPending) {
+			return nil
+		}
+		return err
+	}
+	if !strings.Contains(ee.Stderr, "error:") {
+		return nil
+	}
+	ee.Err = errors.New("scancel reported an error")
+	if err := classify("scancel", ee); !errors.Is(err, ErrJobNotPending) {
+		return err
+	}
+	return nil
 }
 
 // StartNow makes a job that waits for its begin time eligible at once

@@ -118,9 +118,16 @@ func (c *Client) argv(user, name string, args []string) ([]string, error) {
 // "") with stdin, and returns its stdout. Failures come back classified: see
 // classify.
 func (c *Client) run(ctx context.Context, user, name string, args []string, stdin []byte) ([]byte, error) {
+	out, _, err := c.runStderr(ctx, user, name, args, stdin)
+	return out, err
+}
+
+// runStderr is run that also returns the stderr of a successful command, for
+// commands such as scancel that report errors there with exit status 0.
+func (c *Client) runStderr(ctx context.Context, user, name string, args []string, stdin []byte) ([]byte, *ExecError, error) {
 	argv, err := c.argv(user, name, args)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	tctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
@@ -133,22 +140,23 @@ func (c *Client) run(ctx context.Context, user, name string, args []string, stdi
 	cmd.Stdout = &stdout
 	cmd.Stderr = &stderr
 	err = cmd.Run()
-	if err == nil {
-		return stdout.Bytes(), nil
-	}
 	ee := &ExecError{Binary: argv[0], Args: argv[1:], ExitCode: -1, Stderr: trimStderr(stderr.Bytes()), Err: err}
+	if err == nil {
+		ee.ExitCode = 0
+		return stdout.Bytes(), ee, nil
+	}
 	var exitErr *exec.ExitError
 	if errors.As(err, &exitErr) {
 		ee.ExitCode = exitErr.ExitCode()
 	}
 	if ctx.Err() != nil {
 		// The caller gave up; that is not Slurm's fault.
-		return nil, fmt.Errorf("%s: %w (%w)", name, ctx.Err(), ee)
+		return nil, nil, fmt.Errorf("%s: %w (%w)", name, ctx.Err(), ee)
 	}
 	if tctx.Err() != nil {
-		return nil, fmt.Errorf("%s: timed out after %s: %w: %w", name, c.cfg.Timeout, ErrUnavailable, ee)
+		return nil, nil, fmt.Errorf("%s: timed out after %s: %w: %w", name, c.cfg.Timeout, ErrUnavailable, ee)
 	}
-	return nil, classify(name, ee)
+	return nil, nil, classify(name, ee)
 }
 
 func trimStderr(b []byte) string {
@@ -188,6 +196,7 @@ func classify(name string, ee *ExecError) error {
 	case strings.Contains(ee.Stderr, "no longer pending"),
 		strings.Contains(ee.Stderr, "Job is no longer pending execution"),
 		strings.Contains(ee.Stderr, "Requested operation is presently disabled"),
+		strings.Contains(ee.Stderr, "has already finished"),
 		strings.Contains(ee.Stderr, "already completing or completed"):
 		return fmt.Errorf("%s: %w: %w", name, ErrJobNotPending, ee)
 	}

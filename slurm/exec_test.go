@@ -26,7 +26,8 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// record is what a fake command saw; written as JSON to FAKE_SLURM_RECORD.
+// record is what a fake command saw; appended as a JSON line to
+// FAKE_SLURM_RECORD.
 type record struct {
 	Name  string
 	Args  []string
@@ -38,7 +39,10 @@ func fakeSlurm(name string, args []string, mode string) int {
 	stdin, _ := io.ReadAll(os.Stdin)
 	if p := os.Getenv("FAKE_SLURM_RECORD"); p != "" {
 		b, _ := json.Marshal(record{Name: name, Args: args, Stdin: string(stdin), Env: os.Environ()})
-		_ = os.WriteFile(p, b, 0o600)
+		if f, err := os.OpenFile(p, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600); err == nil {
+			_, _ = f.Write(append(b, '\n'))
+			_ = f.Close()
+		}
 	}
 	out := func(s string) { fmt.Fprint(os.Stdout, s) }
 	fail := func(code int, s string) int { fmt.Fprintln(os.Stderr, s); return code }
@@ -86,6 +90,13 @@ func fakeSlurm(name string, args []string, mode string) int {
 		return fail(1, "sbatch: fatal: Could not establish a configuration source")
 	case "notfound":
 		return fail(1, name+": error: Kill job error on job id 99: Invalid job id specified")
+	case "notfound0": // scancel --verbose on 22.05: the error, but exit 0
+		fmt.Fprintln(os.Stderr, "scancel: Terminating job 99")
+		fmt.Fprintln(os.Stderr, "scancel: error: Kill job error on job id 99: Invalid job id specified")
+		return 0
+	case "completed0":
+		fmt.Fprintln(os.Stderr, "scancel: error: Kill job error on job id 37: Job/step already completing or completed")
+		return 0
 	case "denied":
 		return fail(1, name+": error: Kill job error on job id 5: Access/permission denied")
 	case "crash":
@@ -121,17 +132,29 @@ func fakeClient(t *testing.T, mode string, mod func(*Config)) (*Client, string) 
 	return c, rec
 }
 
-func readRecord(t *testing.T, path string) record {
+// readRecords returns every call the fake commands recorded, in order.
+func readRecords(t *testing.T, path string) []record {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatalf("fake command left no record: %v", err)
 	}
-	var r record
-	if err := json.Unmarshal(b, &r); err != nil {
-		t.Fatal(err)
+	var rs []record
+	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var r record
+		if err := json.Unmarshal([]byte(l), &r); err != nil {
+			t.Fatal(err)
+		}
+		rs = append(rs, r)
 	}
-	return r
+	return rs
+}
+
+// readRecord returns the last recorded call.
+func readRecord(t *testing.T, path string) record {
+	t.Helper()
+	rs := readRecords(t, path)
+	return rs[len(rs)-1]
 }
 
 func TestSubmitSendsScriptOnStdinWithUTCAndParsesID(t *testing.T) {
@@ -210,6 +233,7 @@ func TestExecErrorsAreTyped(t *testing.T) {
 		{"down", func(c *Client) error { _, err := c.Submit(ctx, "", nil); return err }, ErrUnavailable},
 		{"notfound", func(c *Client) error { return c.Cancel(ctx, "", "99") }, ErrJobNotFound},
 		{"notfound", func(c *Client) error { return c.StartNow(ctx, "99") }, ErrJobNotFound},
+		{"notfound0", func(c *Client) error { return c.Cancel(ctx, "", "99") }, ErrJobNotFound},
 		{"denied", func(c *Client) error { return c.Cancel(ctx, "", "5") }, ErrAccessDenied},
 		{"garbage", func(c *Client) error { _, err := c.Submit(ctx, "", nil); return err }, ErrMalformed},
 		{"garbage", func(c *Client) error { _, err := c.Poll(ctx); return err }, ErrMalformed},
@@ -314,7 +338,7 @@ func TestCancelAndStartNowArgs(t *testing.T) {
 	if err := c.Cancel(context.Background(), "", "42"); err != nil {
 		t.Fatal(err)
 	}
-	if r := readRecord(t, rec); r.Name != "scancel" || !slices.Equal(r.Args, []string{"42"}) {
+	if r := readRecord(t, rec); r.Name != "scancel" || !slices.Equal(r.Args, []string{"--verbose", "42"}) {
 		t.Errorf("ran %s %q", r.Name, r.Args)
 	}
 	if err := c.StartNow(context.Background(), "42"); err != nil {
@@ -325,6 +349,13 @@ func TestCancelAndStartNowArgs(t *testing.T) {
 	}
 	if err := c.Cancel(context.Background(), "", "42 --signal=KILL"); !errors.Is(err, ErrJobNotFound) {
 		t.Errorf("bad id: err = %v", err)
+	}
+}
+
+func TestCancelOfEndedJobIsNotAnError(t *testing.T) {
+	c, _ := fakeClient(t, "completed0", nil)
+	if err := c.Cancel(context.Background(), "", "37"); err != nil {
+		t.Fatalf("Cancel = %v, want nil", err)
 	}
 }
 
