@@ -182,11 +182,10 @@ func (c *Client) Accounting(ctx context.Context, q AcctQuery) ([]AcctRecord, err
 			to = q.To
 		}
 		for _, ids := range chunk(q.JobIDs, maxIDs) {
-			out, err := c.run(ctx, "", "sacct", sacctArgs(from, to, q.Accounts, ids), nil)
-			if err != nil {
+			recs, err := c.acctWindow(ctx, from, to, q.Accounts, ids)
+			if err != nil && !errors.Is(err, ErrMalformed) {
 				return nil, err
 			}
-			recs, err := ParseSacct(out)
 			if err != nil {
 				bad = append(bad, err)
 			}
@@ -200,11 +199,38 @@ func (c *Client) Accounting(ctx context.Context, q AcctQuery) ([]AcctRecord, err
 	return all, nil
 }
 
+// acctWindow reads one window: the figures (SacctFormat), then the names and
+// comments (SacctTextFormat) attached by job id, so that no user-written text
+// can change a figure.
+func (c *Client) acctWindow(ctx context.Context, from, to time.Time, accounts []string, ids []JobID) ([]AcctRecord, error) {
+	out, err := c.run(ctx, "", "sacct", sacctArgs(SacctFormat, from, to, accounts, ids), nil)
+	if err != nil {
+		return nil, err
+	}
+	recs, recErr := ParseSacct(out)
+	out, err = c.run(ctx, "", "sacct", sacctArgs(SacctTextFormat, from, to, accounts, ids), nil)
+	if err != nil {
+		return nil, err
+	}
+	texts, textErr := ParseSacctText(out)
+	AttachText(recs, texts)
+	return recs, errors.Join(recErr, textErr)
+}
+
+// AttachText sets the Name and Comment of each record from texts (the result
+// of ParseSacctText), by job id; records without text keep empty ones.
+func AttachText(recs []AcctRecord, texts map[JobID]JobText) {
+	for i := range recs {
+		t := texts[recs[i].ID]
+		recs[i].Name, recs[i].Comment = t.Name, t.Comment
+	}
+}
+
 // sacctArgs builds one sacct call over [from, to): sacct's -E is inclusive to
 // the second, hence the second taken off.
-func sacctArgs(from, to time.Time, accounts []string, ids []JobID) []string {
+func sacctArgs(format string, from, to time.Time, accounts []string, ids []JobID) []string {
 	args := []string{"--allocations", "--parsable2", "--noheader", "--allusers",
-		"--delimiter=" + Delimiter, "--format=" + SacctFormat,
+		"--delimiter=" + Delimiter, "--format=" + format,
 		"--starttime=" + BeginValue(from), "--endtime=" + BeginValue(to.Add(-time.Second))}
 	if len(accounts) > 0 {
 		args = append(args, "--accounts="+strings.Join(accounts, ","))

@@ -26,9 +26,9 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// record is what a fake command saw; appended as a JSON line to
+// fakeCall is what a fake command saw; appended as a JSON line to
 // FAKE_SLURM_RECORD.
-type record struct {
+type fakeCall struct {
 	Name  string
 	Args  []string
 	Stdin string
@@ -38,7 +38,7 @@ type record struct {
 func fakeSlurm(name string, args []string, mode string) int {
 	stdin, _ := io.ReadAll(os.Stdin)
 	if p := os.Getenv("FAKE_SLURM_RECORD"); p != "" {
-		b, _ := json.Marshal(record{Name: name, Args: args, Stdin: string(stdin), Env: os.Environ()})
+		b, _ := json.Marshal(fakeCall{Name: name, Args: args, Stdin: string(stdin), Env: os.Environ()})
 		if f, err := os.OpenFile(p, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600); err == nil {
 			_, _ = f.Write(append(b, '\n'))
 			_ = f.Close()
@@ -58,7 +58,11 @@ func fakeSlurm(name string, args []string, mode string) int {
 		case "fakewrap":
 			out("77\n")
 		default:
-			b, _ := os.ReadFile(os.Getenv("FAKE_SLURM_OUT"))
+			path := os.Getenv("FAKE_SLURM_OUT")
+			if slices.Contains(args, "--format="+SacctTextFormat) {
+				path = os.Getenv("FAKE_SLURM_OUT_TEXT")
+			}
+			b, _ := os.ReadFile(path)
 			os.Stdout.Write(b)
 		}
 		return 0
@@ -119,7 +123,7 @@ func fakeClient(t *testing.T, mode string, mod func(*Config)) (*Client, string) 
 			t.Fatal(err)
 		}
 	}
-	rec := filepath.Join(dir, "record.json")
+	rec := filepath.Join(dir, "fakeCall.json")
 	cfg := Config{Bin: dir, Timeout: 5 * time.Second,
 		Env: []string{"FAKE_SLURM_MODE=" + mode, "FAKE_SLURM_RECORD=" + rec, "TZ=America/New_York"}}
 	if mod != nil {
@@ -133,15 +137,15 @@ func fakeClient(t *testing.T, mode string, mod func(*Config)) (*Client, string) 
 }
 
 // readRecords returns every call the fake commands recorded, in order.
-func readRecords(t *testing.T, path string) []record {
+func readRecords(t *testing.T, path string) []fakeCall {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
-		t.Fatalf("fake command left no record: %v", err)
+		t.Fatalf("fake command left no fakeCall: %v", err)
 	}
-	var rs []record
+	var rs []fakeCall
 	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-		var r record
+		var r fakeCall
 		if err := json.Unmarshal([]byte(l), &r); err != nil {
 			t.Fatal(err)
 		}
@@ -151,7 +155,7 @@ func readRecords(t *testing.T, path string) []record {
 }
 
 // readRecord returns the last recorded call.
-func readRecord(t *testing.T, path string) record {
+func readRecord(t *testing.T, path string) fakeCall {
 	t.Helper()
 	rs := readRecords(t, path)
 	return rs[len(rs)-1]
@@ -323,8 +327,9 @@ func TestPollRunsOneSqueueForAllJobs(t *testing.T) {
 	}
 	c, rec := fakeClient(t, "ok", func(cfg *Config) { cfg.Env = append(cfg.Env, "FAKE_SLURM_OUT="+fixture) })
 	jobs, err := c.Poll(context.Background())
-	if err != nil || len(jobs) == 0 {
-		t.Fatalf("Poll = %d jobs, %v", len(jobs), err)
+	// The fixture holds a forged line: reported, and the other jobs kept.
+	if !errors.Is(err, ErrMalformed) || len(jobs) != 16 {
+		t.Fatalf("Poll = %d jobs, %v; want 16 and ErrMalformed", len(jobs), err)
 	}
 	r := readRecord(t, rec)
 	want := []string{"--noheader", "--all", "--states=all", "--Format=" + SqueueFormat}

@@ -25,29 +25,47 @@ func utc(s string) time.Time {
 	return t
 }
 
-// byName indexes fixture jobs by job name; the capture script gives every
-// case its own name (array elements share one, keyed by id instead).
-func squeueByName(t *testing.T, fixture string) map[string]JobStatus {
+// jobKey names a fixture job by its case: the capture script gives every
+// case its own job name; array elements share one and are told apart by
+// their index.
+func jobKey(name string, id JobID) string {
+	if name == "array" {
+		_, idx, _ := strings.Cut(string(id), "_")
+		return "array " + idx
+	}
+	return name
+}
+
+func squeueByName(t *testing.T, fixture string) (map[string]JobStatus, error) {
 	t.Helper()
 	jobs, err := ParseSqueue(readFixture(t, fixture))
-	if err != nil {
-		t.Fatalf("%s: %v", fixture, err)
-	}
 	m := map[string]JobStatus{}
 	for _, j := range jobs {
-		if j.Name == "array" {
-			m["array "+string(j.ID)] = j
-			continue
-		}
-		m[j.Name] = j
+		m[jobKey(j.Name, j.ID)] = j
 	}
-	return m
+	return m, err
+}
+
+// The capture has bob's job "forger" whose name holds the delimiter and whose
+// comment holds a line forged as a record of alice's job "victim": both of
+// those are refused, with the reasons, and everything else parses.
+func checkForgery(t *testing.T, m map[string]JobStatus, err error) {
+	t.Helper()
+	if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "listed more than once") {
+		t.Errorf("err = %v; want the forged duplicate reported", err)
+	}
+	for name := range m {
+		if name == "victim" || name == "forged" || strings.HasPrefix(name, "forger") {
+			t.Errorf("job %q parsed; a forged or duplicated line must be dropped", name)
+		}
+	}
 }
 
 func TestParseSqueueActive(t *testing.T) {
-	m := squeueByName(t, "squeue_22.05_active.txt")
-	if len(m) != 15 {
-		t.Errorf("got %d jobs, want 15", len(m))
+	m, err := squeueByName(t, "squeue_22.05_active.txt")
+	checkForgery(t, m, err)
+	if len(m) != 16 {
+		t.Errorf("got %d jobs, want 16", len(m))
 	}
 	b := m["begin-pending"]
 	if b.State != StatePending || b.Reason != ReasonBeginTime || b.GPUs != 2 || b.User != "alice" || b.Account != "vision" {
@@ -69,11 +87,14 @@ func TestParseSqueueActive(t *testing.T) {
 	if p := m["pipe|in name"]; p.State != StateCompleted || !strings.HasSuffix(p.Comment, "-pipe|in name") {
 		t.Errorf("pipe job = %+v", p)
 	}
+	if tl := m["two\nlines"]; tl.State != StatePending || !strings.HasSuffix(tl.Comment, "-two\nlines") || tl.User != "alice" {
+		t.Errorf("job with a newline in its name = %+v", tl)
+	}
 	if e := m["exit3"]; e.State != StateFailed || e.Reason != "NonZeroExitCode" || e.Reason.Known() || e.Account != "speech" {
 		t.Errorf("exit3 = %+v", e)
 	}
-	if a := m["array 25_2"]; a.State != StateCompleted {
-		t.Errorf("array element 25_2 = %+v", a)
+	if a := m["array 2"]; a.State != StateCompleted {
+		t.Errorf("array element 2 = %+v", a)
 	}
 	reasons := map[Reason]bool{}
 	for _, j := range m {
@@ -87,7 +108,8 @@ func TestParseSqueueActive(t *testing.T) {
 }
 
 func TestParseSqueueEnded(t *testing.T) {
-	m := squeueByName(t, "squeue_22.05_ended.txt")
+	m, err := squeueByName(t, "squeue_22.05_ended.txt")
+	checkForgery(t, m, err)
 	cp := m["cancel-pending"]
 	if cp.State != StateCancelled || !cp.State.Terminal() || cp.Reason != ReasonBeginTime {
 		t.Errorf("cancel-pending = %+v", cp)
@@ -109,8 +131,10 @@ func TestParseSqueueEmpty(t *testing.T) {
 
 func TestParseSqueueKeepsGoodLinesAndReportsBadOnes(t *testing.T) {
 	good := strings.SplitN(string(readFixture(t, "squeue_22.05_active.txt")), "\n", 2)[0]
-	unknown := strings.Replace(good, Delimiter+"COMPLETED"+Delimiter, Delimiter+"LIMBO"+Delimiter, 1)
-	in := good + "\n" + unknown + "\ngarbage\n" + good + "\n"
+	_, rest, _ := strings.Cut(good, Delimiter)
+	line := func(id string) string { return id + Delimiter + rest }
+	unknown := strings.Replace(line("2"), Delimiter+"COMPLETED"+Delimiter, Delimiter+"LIMBO"+Delimiter, 1)
+	in := "garbage before any job\n" + line("1") + "\n" + unknown + "\n" + line("3") + "\n"
 	jobs, err := ParseSqueue([]byte(in))
 	if len(jobs) != 2 {
 		t.Errorf("got %d jobs, want the 2 good ones", len(jobs))
@@ -119,54 +143,56 @@ func TestParseSqueueKeepsGoodLinesAndReportsBadOnes(t *testing.T) {
 		t.Fatalf("err = %v, want ErrMalformed", err)
 	}
 	var pe *ParseError
-	if !errors.As(err, &pe) || pe.Line != 2 || !strings.Contains(pe.Reason, "LIMBO") {
+	if !errors.As(err, &pe) || pe.Line != 1 || pe.Reason != "no job id" {
 		t.Errorf("first ParseError = %+v", pe)
 	}
-	if !strings.Contains(err.Error(), "line 3") {
-		t.Errorf("err does not report the garbage line: %v", err)
+	if !strings.Contains(err.Error(), "line 3: unknown job state \"LIMBO\"") {
+		t.Errorf("err does not report the unknown state: %v", err)
 	}
 }
 
+// sacctByName parses the two sacct fixtures and joins them as Accounting does.
 func sacctByName(t *testing.T) map[string]AcctRecord {
 	t.Helper()
 	recs, err := ParseSacct(readFixture(t, "sacct_22.05_mixed.txt"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	texts, err := ParseSacctText(readFixture(t, "sacct_22.05_text.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	AttachText(recs, texts)
 	m := map[string]AcctRecord{}
 	for _, r := range recs {
-		if r.Name == "array" {
-			m["array "+string(r.ID)] = r
-			continue
-		}
-		m[r.Name] = r
+		m[jobKey(r.Name, r.ID)] = r
 	}
 	return m
 }
 
 func TestParseSacctMixed(t *testing.T) {
 	m := sacctByName(t)
-	if len(m) != 15 {
-		t.Errorf("got %d records, want 15", len(m))
+	if len(m) != 18 {
+		t.Errorf("got %d records, want 18", len(m))
 	}
 	tests := []struct {
 		name            string
 		state           State
 		by              string
 		gpus, cpus      int
-		elapsed         int64
 		exit, sig       int
 		noStart, noElig bool
 	}{
-		{name: "gpu2", state: StateCompleted, gpus: 2, cpus: 1, elapsed: 20},
-		{name: "fill1", state: StateCompleted, gpus: 4, cpus: 1, elapsed: 15},
-		{name: "cancel-running", state: StateCancelled, by: "0", cpus: 2, elapsed: 6},
+		{name: "gpu2", state: StateCompleted, gpus: 2, cpus: 1},
+		{name: "fill1", state: StateCompleted, gpus: 4, cpus: 1},
+		{name: "cancel-running", state: StateCancelled, by: "0", cpus: 2},
 		{name: "cancel-pending", state: StateCancelled, by: "0", cpus: 1, noStart: true},
 		{name: "held", state: StateCancelled, by: "0", cpus: 1, noStart: true, noElig: true},
+		{name: "two\nlines", state: StateCancelled, by: "0", cpus: 1, noStart: true, noElig: true},
 		{name: "exit3", state: StateFailed, cpus: 1, exit: 3},
 		{name: "bad-output", state: StateFailed, cpus: 1, sig: 53},
 		{name: "pipe|in name", state: StateCompleted, cpus: 1},
-		{name: "array 25_3", state: StateCompleted, cpus: 1, elapsed: 2}, // comment "...-array"
+		{name: "array 3", state: StateCompleted, cpus: 1},
 	}
 	for _, tt := range tests {
 		r, ok := m[tt.name]
@@ -175,21 +201,53 @@ func TestParseSacctMixed(t *testing.T) {
 			continue
 		}
 		if r.State != tt.state || r.CancelledBy != tt.by || r.GPUs != tt.gpus || r.CPUs != tt.cpus ||
-			r.Elapsed != tt.elapsed || r.ExitCode != tt.exit || r.Signal != tt.sig {
+			r.ExitCode != tt.exit || r.Signal != tt.sig {
 			t.Errorf("%s = %+v", tt.name, r)
 		}
 		if r.Start.IsZero() != tt.noStart || r.Eligible.IsZero() != tt.noElig || r.Submit.IsZero() || r.End.IsZero() {
 			t.Errorf("%s times: submit %v eligible %v start %v end %v", tt.name, r.Submit, r.Eligible, r.Start, r.End)
 		}
-		if want := "-" + strings.TrimSuffix(tt.name, " 25_3"); !strings.HasSuffix(r.Comment, want) {
+		if want := "-" + strings.TrimSuffix(tt.name, " 3"); !strings.HasSuffix(r.Comment, want) {
 			t.Errorf("%s comment = %q", tt.name, r.Comment)
 		}
+	}
+	for name, r := range m {
+		if want := int64(r.End.Sub(r.Start) / time.Second); !r.Start.IsZero() && r.Elapsed != want {
+			t.Errorf("%s: Elapsed %d, want End-Start = %d", name, r.Elapsed, want)
+		}
+	}
+	if g := m["gpu2"]; g.Elapsed < 20 {
+		t.Errorf("gpu2 slept 20 s but Elapsed = %d", g.Elapsed)
 	}
 	if c := m["exit3"]; c.User != "carol" || c.Account != "speech" || c.Partition != "gpu" {
 		t.Errorf("exit3 = %+v", c)
 	}
 	if cp := m["cancel-pending"]; !cp.Eligible.Equal(utc("2026-12-04T17:00:00")) {
 		t.Errorf("cancel-pending eligible = %v", cp.Eligible)
+	}
+	// slurmdbd stored the non-ASCII delimiter of bob's name and comment as
+	// '?', so the forged line reached sacct only as text inside his comment.
+	if f := m["forger?"]; f.User != "bob" || !strings.Contains(f.Comment, "\n") {
+		t.Errorf("forger = %+v", f)
+	}
+	if v := m["victim"]; v.User != "alice" || !strings.HasSuffix(v.Comment, "-victim") {
+		t.Errorf("victim = %+v", v)
+	}
+}
+
+func TestParseSacctTextDropsForgedDuplicates(t *testing.T) {
+	d := Delimiter
+	in := "7" + d + "victim" + d + "task-1\n8" + d + "forger" + d + "x\n7" + d + "forged" + d + "task-2\n" +
+		"9" + d + "two\nlines" + d + "c\n"
+	texts, err := ParseSacctText([]byte(in))
+	if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "job 7 listed more than once") {
+		t.Errorf("err = %v", err)
+	}
+	if _, ok := texts["7"]; ok {
+		t.Errorf("job 7 kept: %+v", texts["7"])
+	}
+	if texts["8"].Comment != "x" || texts["9"].Name != "two\nlines" || texts["9"].Comment != "c" {
+		t.Errorf("texts = %+v", texts)
 	}
 }
 
@@ -205,8 +263,8 @@ func TestParseSacctEmpty(t *testing.T) {
 func TestParseSacctSynthetic(t *testing.T) {
 	d := Delimiter
 	line := func(state, tres, exit string) string {
-		return strings.Join([]string{"7", "n", "u", "a", "p", state, "2026-12-04T16:00:00", "Unknown",
-			"None", "None", "0", "4", tres, exit, ""}, d)
+		return strings.Join([]string{"7", "u", "a", "p", state, "2026-12-04T16:00:00", "Unknown",
+			"None", "None", "0", "4", tres, exit}, d)
 	}
 	recs, err := ParseSacct([]byte(line("TIMEOUT", "billing=4,cpu=4,gres/gpu:a100=2,gres/gpu=2,node=1", "0:15") + "\n"))
 	if err != nil || len(recs) != 1 {
@@ -294,5 +352,8 @@ func TestCaptureScriptUsesPackageFormats(t *testing.T) {
 	}
 	if !strings.Contains(s, `sacct_format="`+SacctFormat+`"`) {
 		t.Error("capture script's sacct format differs from SacctFormat")
+	}
+	if !strings.Contains(s, `sacct_text_format="`+SacctTextFormat+`"`) {
+		t.Error("capture script's sacct text format differs from SacctTextFormat")
 	}
 }

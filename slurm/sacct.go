@@ -1,34 +1,36 @@
 package slurm
 
 import (
-	"bytes"
 	"errors"
 	"strconv"
 	"strings"
 	"time"
 )
 
-// sacctFields are the sacct --format fields, in the order ParseSacct reads them.
-var sacctFields = []string{
-	"JobID", "JobName", "User", "Account", "Partition", "State", "Submit",
-	"Eligible", "Start", "End", "ElapsedRaw", "AllocCPUS", "AllocTRES", "ExitCode",
-	"Comment",
-}
+// Slurm stores job names and comments verbatim, newlines and any delimiter
+// included, and sacct prints them raw: a user could name a job so that its
+// line reads as a forged record of another user. Accounting therefore reads
+// sacct twice per window: SacctFormat holds only fields users cannot fill with
+// free text (the usage figures come from it alone), and SacctTextFormat the
+// names and comments, attached afterwards by job id (see ParseSacctText).
 
-// SacctFormat is the --format argument Accounting passes to sacct (also used
-// by scripts/capture-slurm-fixtures). Comment is only filled when slurm.conf
-// has AccountingStoreFlags=job_comment.
-var SacctFormat = strings.Join(sacctFields, ",")
+// SacctFormat is the --format of Accounting's first sacct call, the one
+// ParseSacct reads (also used by scripts/capture-slurm-fixtures).
+const SacctFormat = "JobID,User,Account,Partition,State,Submit,Eligible,Start,End,ElapsedRaw,AllocCPUS,AllocTRES,ExitCode"
+
+// SacctTextFormat is the --format of Accounting's second sacct call, the one
+// ParseSacctText reads. Comment is only filled when slurm.conf has
+// AccountingStoreFlags=job_comment.
+const SacctTextFormat = "JobID,JobName,Comment"
 
 // AcctRecord is one job's allocation line from sacct (-X: never a step). Times
 // are UTC and zero when sacct says Unknown or None (a job cancelled while
 // pending has no start; one that never became eligible has no eligible time).
 type AcctRecord struct {
 	ID          JobID
-	Name        string
 	User        string
 	Account     string
-	Partition   string
+	Partition   string // the fields above and below come from SacctFormat: no user-written text
 	State       State
 	CancelledBy string // uid from "CANCELLED by N", else ""
 	Submit      time.Time
@@ -40,67 +42,63 @@ type AcctRecord struct {
 	GPUs        int   // untyped gres/gpu=N of AllocTRES; typed entries never counted
 	ExitCode    int
 	Signal      int
+	Name        string // Name and Comment come from the SacctTextFormat call (Accounting)
 	Comment     string
 }
 
 // ParseSacct parses the output of sacct -X -P -n --delimiter=Delimiter
-// --format=SacctFormat. Empty output is no records. As with ParseSqueue, lines
-// that do not parse are left out and reported together in the error (each a
-// *ParseError matching ErrMalformed); the good records are still returned.
+// --format=SacctFormat; Name and Comment stay empty (see ParseSacctText).
+// Empty output is no records. As with ParseSqueue, lines that do not parse
+// are left out and reported together in the error (each a *ParseError
+// matching ErrMalformed); the good records are still returned.
 func ParseSacct(b []byte) ([]AcctRecord, error) {
-	recs := make([]AcctRecord, 0, bytes.Count(b, []byte{'\n'})+1)
-	var errs []error
-	s := string(b) // one copy; every field below is a substring of it
-	n := 0
-	for len(s) > 0 {
-		var line string
-		line, s, _ = strings.Cut(s, "\n")
-		n++
-		if line == "" {
-			continue
-		}
-		r, reason := parseSacctLine(line)
+	recs, orphans, dup := splitRecords(string(b)) // every field is a substring of this one copy
+	out := make([]AcctRecord, 0, len(recs))
+	errs := recordErrors(orphans, dup, recs)
+	for _, r := range recs {
+		a, reason := parseSacctLine(r.text)
 		if reason != "" {
-			errs = append(errs, &ParseError{Line: n, Text: line, Reason: reason})
+			errs = append(errs, &ParseError{Line: r.line, Text: r.text, Reason: reason})
 			continue
 		}
-		recs = append(recs, r)
+		if !dup[a.ID] {
+			out = append(out, a)
+		}
 	}
-	return recs, errors.Join(errs...)
+	return out, errors.Join(errs...)
 }
 
 func parseSacctLine(line string) (AcctRecord, string) {
-	var f [15]string
+	var f [13]string
 	if !splitInto(line, f[:]) {
 		return AcctRecord{}, "want " + strconv.Itoa(len(f)) + " fields"
 	}
-	r := AcctRecord{ID: JobID(f[0]), Name: f[1], User: f[2], Account: f[3], Partition: f[4],
-		Comment: f[14]}
-	if r.ID == "" || strings.Contains(f[0], ".") {
+	r := AcctRecord{ID: JobID(f[0]), User: f[1], Account: f[2], Partition: f[3]}
+	if !isJobID(f[0]) || strings.ContainsAny(f[0], "[+") {
 		return r, "not an allocation line"
 	}
 	var err error
-	if r.State, r.CancelledBy, err = ParseState(f[5]); err != nil {
+	if r.State, r.CancelledBy, err = ParseState(f[4]); err != nil {
 		return r, err.Error()
 	}
 	var ok [4]bool
-	r.Submit, ok[0] = parseSlurmTime(f[6])
-	r.Eligible, ok[1] = parseSlurmTime(f[7])
-	r.Start, ok[2] = parseSlurmTime(f[8])
-	r.End, ok[3] = parseSlurmTime(f[9])
+	r.Submit, ok[0] = parseSlurmTime(f[5])
+	r.Eligible, ok[1] = parseSlurmTime(f[6])
+	r.Start, ok[2] = parseSlurmTime(f[7])
+	r.End, ok[3] = parseSlurmTime(f[8])
 	if !ok[0] || !ok[1] || !ok[2] || !ok[3] {
 		return r, "bad time"
 	}
-	if r.Elapsed, err = strconv.ParseInt(f[10], 10, 64); err != nil {
+	if r.Elapsed, err = strconv.ParseInt(f[9], 10, 64); err != nil {
 		return r, "bad ElapsedRaw"
 	}
-	if r.CPUs, err = strconv.Atoi(f[11]); err != nil {
+	if r.CPUs, err = strconv.Atoi(f[10]); err != nil {
 		return r, "bad AllocCPUS"
 	}
-	if r.GPUs, ok[0] = untypedGPUs(f[12]); !ok[0] {
+	if r.GPUs, ok[0] = untypedGPUs(f[11]); !ok[0] {
 		return r, "bad AllocTRES"
 	}
-	code, sig, found := strings.Cut(f[13], ":")
+	code, sig, found := strings.Cut(f[12], ":")
 	r.ExitCode, err = strconv.Atoi(code)
 	if err != nil || !found {
 		return r, "bad ExitCode"
@@ -124,4 +122,34 @@ func untypedGPUs(tres string) (int, bool) {
 		}
 	}
 	return 0, true
+}
+
+// JobText is the user-written text of a job: its name and comment.
+type JobText struct {
+	Name    string
+	Comment string
+}
+
+// ParseSacctText parses the output of sacct -X -P -n --delimiter=Delimiter
+// --format=SacctTextFormat into names and comments by job id. A newline
+// inside a name or comment is kept (see splitRecords). A job whose text does
+// not split into exactly name and comment, or whose id is listed twice (a
+// forged line), is left out and reported in the error (matching
+// ErrMalformed).
+func ParseSacctText(b []byte) (map[JobID]JobText, error) {
+	recs, orphans, dup := splitRecords(string(b))
+	out := make(map[JobID]JobText, len(recs))
+	errs := recordErrors(orphans, dup, recs)
+	for _, r := range recs {
+		id, text, _ := strings.Cut(r.text, Delimiter)
+		name, comment, ok := strings.Cut(text, Delimiter)
+		if !ok || strings.Contains(comment, Delimiter) {
+			errs = append(errs, &ParseError{Line: r.line, Text: r.text, Reason: "want name and comment"})
+			continue
+		}
+		if !dup[JobID(id)] {
+			out[JobID(id)] = JobText{Name: name, Comment: comment}
+		}
+	}
+	return out, errors.Join(errs...)
 }

@@ -1,7 +1,6 @@
 package slurm
 
 import (
-	"bytes"
 	"errors"
 	"strconv"
 	"strings"
@@ -64,31 +63,45 @@ type JobStatus struct {
 }
 
 // ParseSqueue parses the output of squeue -h --Format=SqueueFormat. Empty
-// output is no jobs. Lines that do not parse (wrong number of fields, an
-// unknown state, a bad time) are left out of the result and reported together
-// as *ParseError values joined in the returned error (matching ErrMalformed),
-// so one odd job never hides the others: callers use the jobs and log the
-// error.
+// output is no jobs. A newline inside a job name or comment is kept (see
+// splitRecords). Jobs that do not parse (wrong number of fields, an unknown
+// state, a bad time) and jobs whose id is listed more than once (a line
+// forged inside some job's name) are left out and reported together as
+// *ParseError values joined in the returned error (matching ErrMalformed), so
+// one odd job never hides the others: callers use the jobs and log the error.
 func ParseSqueue(b []byte) ([]JobStatus, error) {
-	jobs := make([]JobStatus, 0, bytes.Count(b, []byte{'\n'})+1)
-	var errs []error
-	s := string(b)
-	n := 0
-	for len(s) > 0 {
-		var line string
-		line, s, _ = strings.Cut(s, "\n")
-		n++
-		if strings.TrimSpace(line) == "" {
-			continue
-		}
-		j, reason := parseSqueueLine(line)
+	recs, orphans, dup := splitRecords(string(b))
+	jobs := make([]JobStatus, 0, len(recs))
+	errs := recordErrors(orphans, dup, recs)
+	for _, r := range recs {
+		j, reason := parseSqueueLine(r.text)
 		if reason != "" {
-			errs = append(errs, &ParseError{Line: n, Text: line, Reason: reason})
+			errs = append(errs, &ParseError{Line: r.line, Text: r.text, Reason: reason})
 			continue
 		}
-		jobs = append(jobs, j)
+		if !dup[j.ID] {
+			jobs = append(jobs, j)
+		}
 	}
 	return jobs, errors.Join(errs...)
+}
+
+// recordErrors reports the lines no job owns and the ids listed twice.
+func recordErrors(orphans []record, dup map[JobID]bool, recs []record) []error {
+	var errs []error
+	for _, o := range orphans {
+		errs = append(errs, &ParseError{Line: o.line, Text: o.text, Reason: "no job id"})
+	}
+	if len(dup) == 0 {
+		return errs
+	}
+	for _, r := range recs {
+		id, _, _ := strings.Cut(r.text, Delimiter)
+		if dup[JobID(id)] {
+			errs = append(errs, &ParseError{Line: r.line, Text: r.text, Reason: "job " + id + " listed more than once (a forged line?)"})
+		}
+	}
+	return errs
 }
 
 func parseSqueueLine(line string) (JobStatus, string) {
