@@ -7,11 +7,17 @@ import (
 	"testing"
 )
 
-// repeatFixture builds n lines from a captured fixture's lines, giving each a
-// fresh job id so the input looks like a big real cluster.
-func repeatFixture(b *testing.B, name string, n int) []byte {
+// repeatFixture builds n lines from a captured fixture's well-formed lines
+// (ok says which), giving each a fresh job id so the input looks like a big
+// real cluster.
+func repeatFixture(b *testing.B, name string, n int, ok func(string) bool) []byte {
 	b.Helper()
-	lines := strings.Split(strings.TrimSpace(string(readFixture(b, name))), "\n")
+	var lines []string
+	for _, l := range strings.Split(string(readFixture(b, name)), "\n") {
+		if ok(l) {
+			lines = append(lines, l)
+		}
+	}
 	var buf bytes.Buffer
 	for i := range n {
 		l := lines[i%len(lines)]
@@ -25,7 +31,8 @@ func repeatFixture(b *testing.B, name string, n int) []byte {
 }
 
 func BenchmarkParseSqueue1000(b *testing.B) {
-	in := repeatFixture(b, "squeue_22.05_active.txt", 1000)
+	in := repeatFixture(b, "squeue_22.05_active.txt", 1000,
+		func(l string) bool { _, bad := parseSqueueLine(l); return bad == "" })
 	b.SetBytes(int64(len(in)))
 	b.ReportAllocs()
 	for b.Loop() {
@@ -37,7 +44,8 @@ func BenchmarkParseSqueue1000(b *testing.B) {
 }
 
 func BenchmarkParseSacct100k(b *testing.B) {
-	in := repeatFixture(b, "sacct_22.05_mixed.txt", 100_000)
+	in := repeatFixture(b, "sacct_22.05_mixed.txt", 100_000,
+		func(l string) bool { _, bad := parseSacctLine(l); return bad == "" })
 	b.SetBytes(int64(len(in)))
 	b.ReportAllocs()
 	for b.Loop() {

@@ -2,6 +2,7 @@ package slurm
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -355,5 +356,22 @@ func TestCaptureScriptUsesPackageFormats(t *testing.T) {
 	}
 	if !strings.Contains(s, `sacct_text_format="`+SacctTextFormat+`"`) {
 		t.Error("capture script's sacct text format differs from SacctTextFormat")
+	}
+}
+
+// ParseSacct reads its input through a zero-copy view: no record may keep a
+// reference into the caller's buffer.
+func TestParseSacctDoesNotAliasInput(t *testing.T) {
+	b := readFixture(t, "sacct_22.05_mixed.txt")
+	recs, err := ParseSacct(b)
+	if err != nil || len(recs) == 0 {
+		t.Fatal(err)
+	}
+	before := fmt.Sprintf("%+v", recs)
+	for i := range b {
+		b[i] = 'X'
+	}
+	if after := fmt.Sprintf("%+v", recs); after != before {
+		t.Errorf("records changed with the input buffer:\n%s\n%s", before, after)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 )
 
 // Slurm stores job names and comments verbatim, newlines and any delimiter
@@ -48,24 +49,51 @@ type AcctRecord struct {
 
 // ParseSacct parses the output of sacct -X -P -n --delimiter=Delimiter
 // --format=SacctFormat; Name and Comment stay empty (see ParseSacctText).
+// The records keep no reference to b.
 // Empty output is no records. As with ParseSqueue, lines that do not parse
 // are left out and reported together in the error (each a *ParseError
 // matching ErrMalformed); the good records are still returned.
 func ParseSacct(b []byte) ([]AcctRecord, error) {
-	recs, orphans, dup := splitRecords(string(b)) // every field is a substring of this one copy
+	// Usage output is big (100k lines is ~16 MB): read it through a
+	// zero-copy view and copy out only the short strings a record keeps.
+	view := unsafe.String(unsafe.SliceData(b), len(b))
+	recs, orphans, dup := splitRecords(view)
 	out := make([]AcctRecord, 0, len(recs))
 	errs := recordErrors(orphans, dup, recs)
+	in := interner{}
 	for _, r := range recs {
 		a, reason := parseSacctLine(r.text)
 		if reason != "" {
-			errs = append(errs, &ParseError{Line: r.line, Text: r.text, Reason: reason})
+			errs = append(errs, &ParseError{Line: r.line, Text: strings.Clone(r.text), Reason: reason})
 			continue
 		}
-		if !dup[a.ID] {
-			out = append(out, a)
+		if dup[a.ID] {
+			continue
+		}
+		a.ID = JobID(strings.Clone(string(a.ID)))
+		a.User, a.Account, a.Partition = in.get(a.User), in.get(a.Account), in.get(a.Partition)
+		a.CancelledBy = in.get(a.CancelledBy)
+		out = append(out, a)
+	}
+	for _, e := range errs { // recordErrors' texts are views too
+		if pe, ok := e.(*ParseError); ok {
+			pe.Text = strings.Clone(pe.Text)
 		}
 	}
 	return out, errors.Join(errs...)
+}
+
+// interner copies strings that repeat across records (users, accounts,
+// partitions) once each.
+type interner map[string]string
+
+func (in interner) get(s string) string {
+	if v, ok := in[s]; ok {
+		return v
+	}
+	v := strings.Clone(s)
+	in[v] = v
+	return v
 }
 
 func parseSacctLine(line string) (AcctRecord, string) {

@@ -48,6 +48,16 @@ var states = map[string]bool{
 	"DEADLINE": true,
 }
 
+// canonical maps a state's name to the State constant, so a parsed State
+// never keeps a reference into the text it came from.
+var canonical = func() map[string]State {
+	m := make(map[string]State, len(states))
+	for name := range states {
+		m[name] = State(name)
+	}
+	return m
+}()
+
 // ParseState reads a state as squeue or sacct print it. sacct's "CANCELLED by
 // 1001" gives StateCancelled and by = "1001" (the uid that cancelled);
 // otherwise by is "". An unknown state is an error wrapping ErrMalformed, never
@@ -64,7 +74,7 @@ func ParseState(s string) (st State, by string, err error) {
 		}
 		by = uid
 	}
-	return State(name), by, nil
+	return canonical[name], by, nil
 }
 
 // Terminal reports whether a job in this state has ended for good. REQUEUED
