@@ -272,3 +272,73 @@ func enforcesAssociations(t *testing.T) bool {
 	}
 	return false
 }
+
+// The script shown to users is the job: submitted by hand as its header says
+// (TZ=UTC sbatch FILE), it gives the same job as Submit.
+func TestIntegrationHandSubmissionGivesTheSameJob(t *testing.T) {
+	k := devCluster(t)
+	spec := k.spec("by-hand", "true")
+	spec.Begin = NextWholeHour(time.Now(), k.ny)
+	spec.GPUs, spec.CPUsPerTask, spec.MemoryMB = 2, 2, 1000
+	script, err := k.c.Render(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(k.dir, k.tag+"-job.sh") // a file alice can read
+	if err := os.WriteFile(file, script, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Remove(file) })
+	gw, err := k.c.Submit(context.Background(), "alice", script)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = k.c.Cancel(context.Background(), "", gw) })
+	cmd := exec.Command("runuser", "-u", "alice", "--", "env", "TZ=UTC", "SLURM_CONF="+os.Getenv("SLURM_CONF"),
+		"sbatch", "--parsable", file)
+	cmd.Dir = "/"
+	out, err := cmd.Output()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			t.Fatalf("sbatch by hand: %v: %s", err, ee.Stderr)
+		}
+		t.Fatalf("sbatch by hand: %v", err)
+	}
+	hand := JobID(strings.TrimSpace(string(out)))
+	t.Cleanup(func() { _ = k.c.Cancel(context.Background(), "", hand) })
+
+	a := k.waitJob(t, gw, "pending", func(j JobStatus) bool { return j.Reason == ReasonBeginTime })
+	b := k.waitJob(t, hand, "pending", func(j JobStatus) bool { return j.Reason == ReasonBeginTime })
+	a.ID, b.ID, a.Submit, b.Submit = "", "", time.Time{}, time.Time{}
+	if a != b {
+		t.Errorf("jobs differ:\ngateway %+v\nby hand %+v", a, b)
+	}
+	if !a.Eligible.Equal(spec.Begin) || a.GPUs != 2 || a.CPUs != 2 || a.TimeLimit != 10*time.Minute {
+		t.Errorf("job = %+v", a)
+	}
+}
+
+// --export=NONE: the job sees the user's login environment and the spec's
+// variables, never the gateway's.
+func TestIntegrationJobEnvironment(t *testing.T) {
+	k := devCluster(t)
+	t.Setenv("BATCHGATE_SECRET_PROBE", "must-not-leak")
+	spec := k.spec("env", "env")
+	spec.Env = []EnvVar{{"BG_VAR", "it's here"}}
+	id := k.submit(t, "alice", spec)
+	k.waitJob(t, id, "ended", func(j JobStatus) bool { return j.State.Terminal() })
+	out, err := os.ReadFile(filepath.Join(k.dir, k.tag+"-env-"+string(id)+".out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := string(out)
+	for _, want := range []string{"BG_VAR=it's here\n", "USER=alice\n", "HOME=", "SLURM_JOB_ID=" + string(id)} {
+		if !strings.Contains(env, want) {
+			t.Errorf("job env lacks %q:\n%s", want, env)
+		}
+	}
+	if strings.Contains(env, "must-not-leak") {
+		t.Errorf("the gateway's environment leaked into the job:\n%s", env)
+	}
+}
