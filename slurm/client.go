@@ -80,7 +80,9 @@ func (c *Client) Poll(ctx context.Context) ([]JobStatus, error) {
 
 // FindByComment returns the jobs whose comment is comment (the gateway's task
 // id), so a job submitted just before a crash is found again. It returns
-// ErrJobNotFound when none matches.
+// ErrJobNotFound when none matches. Users can set any comment on their own
+// jobs, so callers must check that a match belongs to the task's user (and
+// treat more than one match as suspect).
 func FindByComment(jobs []JobStatus, comment string) ([]JobStatus, error) {
 	var found []JobStatus
 	for _, j := range jobs {
