@@ -31,44 +31,10 @@ func (s *DB) Containers(ctx context.Context, f gateway.ContainerFilter) ([]*gate
 		limit = defaultPageSize
 	}
 	limit = min(limit, maxPageSize)
-	scopes := visibleScopes(f.Visible)
-	if len(scopes) == 0 {
-		return []*gateway.Container{}, "", nil
+	query, args, err := containersQuery(f, limit)
+	if err != nil || query == "" {
+		return []*gateway.Container{}, "", err
 	}
-	var filter []string
-	var filterArgs []any
-	if f.State != "" {
-		filter = append(filter, "state = ?")
-		filterArgs = append(filterArgs, f.State)
-	}
-	if f.Name != "" {
-		filter = append(filter, "instr(name, ?) > 0")
-		filterArgs = append(filterArgs, f.Name)
-	}
-	if f.Cursor != "" {
-		at, id, err := decodeCursor(f.Cursor)
-		if err != nil {
-			return nil, "", err
-		}
-		filter = append(filter, "(created_at, id) < (?, ?)")
-		filterArgs = append(filterArgs, at, id)
-	}
-	// One branch per scope, each ordered and limited on its own index, merged and limited again:
-	// a page reads about Limit rows per scope, however many containers the others hold.
-	var branches []string
-	var args []any
-	for _, sc := range scopes {
-		where := append(append([]string{}, sc.where...), filter...)
-		if len(where) == 0 {
-			where = []string{"1"}
-		}
-		branches = append(branches, "SELECT * FROM (SELECT "+containerColumns+" FROM containers WHERE "+
-			strings.Join(where, " AND ")+" ORDER BY created_at DESC, id DESC LIMIT ?)")
-		args = append(append(append(args, sc.args...), filterArgs...), limit+1)
-	}
-	query := strings.Join(branches, " UNION ALL ") + " ORDER BY created_at DESC, id DESC LIMIT ?"
-	args = append(args, limit+1)
-
 	var rows []containerRow
 	if err := s.db.SelectContext(ctx, &rows, query, args...); err != nil {
 		return nil, "", fmt.Errorf("list containers: %w", err)
@@ -88,6 +54,48 @@ func (s *DB) Containers(ctx context.Context, f gateway.ContainerFilter) ([]*gate
 		page = append(page, c)
 	}
 	return page, next, nil
+}
+
+// containersQuery builds the query for one page of limit+1 rows (the extra row tells whether
+// there is a next page); "" when the principal can see nothing.
+func containersQuery(f gateway.ContainerFilter, limit int) (string, []any, error) {
+	scopes := visibleScopes(f.Visible)
+	if len(scopes) == 0 {
+		return "", nil, nil
+	}
+	var filter []string
+	var filterArgs []any
+	if f.State != "" {
+		filter = append(filter, "state = ?")
+		filterArgs = append(filterArgs, f.State)
+	}
+	if f.Name != "" {
+		filter = append(filter, "instr(name, ?) > 0") // a substring, without LIKE's wildcards
+		filterArgs = append(filterArgs, f.Name)
+	}
+	if f.Cursor != "" {
+		at, id, err := decodeCursor(f.Cursor)
+		if err != nil {
+			return "", nil, err
+		}
+		filter = append(filter, "(created_at, id) < (?, ?)")
+		filterArgs = append(filterArgs, at, id)
+	}
+	// One branch per scope, each ordered and limited on its own index, merged and limited again:
+	// a page reads about Limit rows per scope, however many containers the others hold.
+	var branches []string
+	var args []any
+	for _, sc := range scopes {
+		where := append(append([]string{}, sc.where...), filter...)
+		if len(where) == 0 {
+			where = []string{"1"}
+		}
+		branches = append(branches, "SELECT * FROM (SELECT "+containerColumns+" FROM containers WHERE "+
+			strings.Join(where, " AND ")+" ORDER BY created_at DESC, id DESC LIMIT ?)")
+		args = append(append(append(args, sc.args...), filterArgs...), limit+1)
+	}
+	query := strings.Join(branches, " UNION ALL ") + " ORDER BY created_at DESC, id DESC LIMIT ?"
+	return query, append(args, limit+1), nil
 }
 
 // scope is one disjoint part of what a principal may see, as SQL conditions.

@@ -136,17 +136,21 @@ func (s *DB) Task(ctx context.Context, id string) (*gateway.Task, error) {
 // Tasks lists a container's tasks, newest first; also after the container was deleted. A
 // container without tasks (or unknown) yields an empty list.
 func (s *DB) Tasks(ctx context.Context, containerID string) ([]*gateway.Task, error) {
-	return s.selectTasks(ctx, "SELECT "+taskColumns+
-		" FROM tasks WHERE container_id = ? ORDER BY created_at DESC, id DESC", containerID)
+	return s.selectTasks(ctx, tasksQuery, containerID)
 }
 
 // UnsettledTasks lists the tasks the reconciler still follows, oldest first: not terminal, or
 // terminal but not yet accounted.
 func (s *DB) UnsettledTasks(ctx context.Context) ([]*gateway.Task, error) {
-	// The condition is the tasks_unsettled index's, verbatim, so the planner uses that index.
-	return s.selectTasks(ctx, "SELECT "+taskColumns+
-		" FROM tasks WHERE state IN ('SUBMITTING', 'PENDING', 'RUNNING') OR accounted = 0 ORDER BY created_at")
+	return s.selectTasks(ctx, unsettledQuery)
 }
+
+var (
+	tasksQuery = "SELECT " + taskColumns + " FROM tasks WHERE container_id = ? ORDER BY created_at DESC, id DESC"
+	// The condition is the tasks_unsettled index's, verbatim, so the planner uses that index.
+	unsettledQuery = "SELECT " + taskColumns +
+		" FROM tasks WHERE state IN ('SUBMITTING', 'PENDING', 'RUNNING') OR accounted = 0 ORDER BY created_at"
+)
 
 func (s *DB) selectTasks(ctx context.Context, query string, args ...any) ([]*gateway.Task, error) {
 	var rows []taskRow
