@@ -56,6 +56,8 @@ func BenchmarkContainersPage10k(b *testing.B) {
 		{"admin-and-member", gateway.ContainerFilter{Visible: gateway.Principal{User: "u3", Projects: map[string]gateway.Role{
 			"p0": gateway.RoleAdmin, "p1": gateway.RoleMember, "p3": gateway.RoleMember}}}},
 		{"site-admin-running", gateway.ContainerFilter{Visible: gateway.Principal{SiteAdmin: true}, State: gateway.Running}},
+		// A substring matches in no index: a rare one (1 in 100) reads most of the index.
+		{"site-admin-name-rare", gateway.ContainerFilter{Visible: gateway.Principal{SiteAdmin: true}, Name: "99", Limit: 20}},
 	}
 	for _, tc := range cases {
 		// The cursor of a page in the middle of this caller's listing.

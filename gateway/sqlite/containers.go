@@ -5,21 +5,14 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/jmoiron/sqlx"
 
 	"batchgate/gateway"
 )
 
-// DB is the domain's Store.
+// The store is the domain's Store port.
 var _ gateway.Store = (*DB)(nil)
-
-// Idempotency operations: a key is scoped to its owner and to one kind of request.
-const (
-	opCreate = "create"
-	opStart  = "start"
-)
 
 const uniqueContainerName = "containers.project, containers.name"
 
@@ -72,35 +65,6 @@ func nameTaken(project, name string) error {
 		Fields: []gateway.FieldError{{Field: "name", Detail: fmt.Sprintf(
 			"a container named %q already exists in project %q; choose another name", name, project)}},
 	}
-}
-
-// claimKey records that owner used key for op, making resourceID; with the key already recorded
-// it returns a *gateway.ReplayError naming the first resource. It must run inside the
-// transaction that creates the resource, so that either both rows exist or neither does.
-func claimKey(ctx context.Context, tx *sqlx.Tx, owner, op, key, resourceID string, now time.Time) error {
-	if key == "" {
-		return nil
-	}
-	var first string
-	err := tx.GetContext(ctx, &first, "SELECT resource_id FROM idempotency WHERE owner = ? AND op = ? AND key = ?",
-		owner, op, key)
-	switch {
-	case err == nil:
-		return &gateway.ReplayError{ID: first}
-	case !errors.Is(err, sql.ErrNoRows):
-		return fmt.Errorf("read idempotency key: %w", err)
-	}
-	_, err = tx.ExecContext(ctx, "INSERT INTO idempotency (owner, op, key, resource_id, created_at) VALUES (?, ?, ?, ?, ?)",
-		owner, op, key, resourceID, nt(now))
-	if isUnique(err, "idempotency.owner, idempotency.op, idempotency.key") {
-		// Only reachable if another writer committed between our read and insert, which
-		// BEGIN IMMEDIATE rules out; report it rather than guess the other's resource.
-		return gateway.Errorf(gateway.CodeConflict, "the idempotency key is being used by a concurrent request")
-	}
-	if err != nil {
-		return fmt.Errorf("record idempotency key: %w", err)
-	}
-	return nil
 }
 
 // Container returns the container with id, or a CodeNotFound *gateway.Error.

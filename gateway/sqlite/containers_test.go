@@ -206,3 +206,22 @@ func TestDeleteContainerKeepsTasksAndFreesName(t *testing.T) {
 	again.ID = "new-a"
 	mustCreate(t, db, again)
 }
+
+func TestPurgeIdempotencyKeys(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t)
+	db.now = func() time.Time { return t0 }
+	if err := db.CreateContainer(ctx, newContainer("vision", "alice", "a", 0), "k"); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := db.PurgeIdempotencyKeys(ctx, t0); err != nil || n != 0 {
+		t.Fatalf("purge before t0 = %d (%v), want 0", n, err)
+	}
+	if n, err := db.PurgeIdempotencyKeys(ctx, t0.Add(time.Second)); err != nil || n != 1 {
+		t.Fatalf("purge after t0 = %d (%v), want 1", n, err)
+	}
+	// The key is free again.
+	if err := db.CreateContainer(ctx, newContainer("vision", "alice", "b", 1), "k"); err != nil {
+		t.Errorf("create with a purged key: %v", err)
+	}
+}
