@@ -4,7 +4,9 @@ package sqlite
 
 import (
 	"context"
+	"crypto/rand"
 	"embed"
+	"encoding/hex"
 	"fmt"
 	"io/fs"
 	"net/url"
@@ -25,6 +27,9 @@ var migrationFiles embed.FS
 // DB is an open batchgate database.
 type DB struct {
 	db *sqlx.DB
+	// now is the clock for times the store fills in itself (created_at of projects, tokens ...);
+	// tests replace it.
+	now func() time.Time
 }
 
 // busyTimeout is how long a writer waits for another's lock before SQLITE_BUSY: long enough to ride
@@ -52,7 +57,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
-	s := &DB{db: db}
+	s := &DB{db: db, now: time.Now}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("migrate database %s: %w", path, err)
@@ -107,6 +112,30 @@ func (s *DB) migrate(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// inTx runs fn in one transaction (BEGIN IMMEDIATE, so writers queue on the busy timeout instead
+// of failing at their first write) and commits when fn returns nil; any error rolls back.
+func (s *DB) inTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// newID returns a random 128-bit identifier in hex, for rows the store names itself.
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
+	return hex.EncodeToString(b[:])
 }
 
 func (s *DB) applyMigration(ctx context.Context, version int, name, body string) error {

@@ -1,0 +1,266 @@
+package sqlite
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"sync"
+	"testing"
+	"time"
+
+	"batchgate/gateway"
+)
+
+func startTestTask(tb testing.TB, db *DB, c *gateway.Container, id string) *gateway.Task {
+	tb.Helper()
+	task := newTask(id)
+	if err := db.StartTask(context.Background(), c, task, ""); err != nil {
+		tb.Fatalf("start %s: %v", id, err)
+	}
+	return task
+}
+
+func TestStartTaskRecordsTaskEventAndReadyContainer(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t)
+	c := newContainer("vision", "alice", "a", 0)
+	mustCreate(t, db, c)
+	task := startTestTask(t, db, c, "t1")
+
+	if c.State != gateway.Ready || c.CurrentTask != "t1" {
+		t.Errorf("in-memory container: state %s, current %q", c.State, c.CurrentTask)
+	}
+	got, err := db.Container(ctx, c.ID)
+	if err != nil || got.State != gateway.Ready || got.CurrentTask != "t1" {
+		t.Fatalf("stored container = %+v (%v), want Ready with t1", got, err)
+	}
+	stored, err := db.Task(ctx, "t1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stored.State != gateway.TaskSubmitting || stored.ContainerID != c.ID || stored.Project != "vision" ||
+		stored.Owner != "alice" || !stored.Begin.Equal(task.Begin) || stored.NextAttemptAt != nil {
+		t.Errorf("stored task = %+v", stored)
+	}
+	evs, err := db.TaskEvents(ctx, "t1")
+	if err != nil || len(evs) != 1 || evs[0].State != gateway.TaskSubmitting || !evs[0].At.Equal(task.CreatedAt) {
+		t.Errorf("history = %+v (%v)", evs, err)
+	}
+	// A second start conflicts: the container is Ready.
+	wantCode(t, db.StartTask(ctx, c, newTask("t2"), ""), gateway.CodeConflict)
+	ghost := newContainer("vision", "alice", "ghost", 1)
+	wantCode(t, db.StartTask(ctx, ghost, newTask("t3"), ""), gateway.CodeNotFound)
+}
+
+func TestStartTaskReplayedKey(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t)
+	c := newContainer("vision", "alice", "a", 0)
+	mustCreate(t, db, c)
+	if err := db.StartTask(ctx, c, newTask("t1"), "start-1"); err != nil {
+		t.Fatal(err)
+	}
+	// The replay wins over the state conflict: the client gets its first task back.
+	err := db.StartTask(ctx, c, newTask("t2"), "start-1")
+	var re *gateway.ReplayError
+	if !errors.As(err, &re) || re.ID != "t1" {
+		t.Fatalf("replay = %v, want ReplayError{t1}", err)
+	}
+	if _, err := db.Task(ctx, "t2"); gateway.ErrorCode(err) != gateway.CodeNotFound {
+		t.Errorf("replayed start inserted a task: %v", err)
+	}
+}
+
+func TestStartTaskRaceMakesOneTask(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t)
+	mustCreate(t, db, newContainer("vision", "alice", "a", 0))
+	const n = 20
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Each goroutine holds its own stale copy that says Inactive.
+			c := newContainer("vision", "alice", "a", 0)
+			task := newTask("")
+			errs[i] = db.StartTask(ctx, c, task, "")
+		}()
+	}
+	wg.Wait()
+	ok := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			ok++
+		case gateway.ErrorCode(err) != gateway.CodeConflict:
+			t.Errorf("unexpected error: %v", err)
+		}
+	}
+	if ok != 1 {
+		t.Errorf("%d starts succeeded, want 1", ok)
+	}
+	var tasks, events int
+	db.db.GetContext(ctx, &tasks, "SELECT COUNT(*) FROM tasks")
+	db.db.GetContext(ctx, &events, "SELECT COUNT(*) FROM task_events")
+	if tasks != 1 || events != 1 {
+		t.Errorf("tasks = %d, events = %d; want 1 and 1", tasks, events)
+	}
+}
+
+func TestSaveTaskUpdatesTaskHistoryAndContainer(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t)
+	c := newContainer("vision", "alice", "a", 0)
+	mustCreate(t, db, c)
+	task := startTestTask(t, db, c, "t1")
+
+	steps := []struct {
+		state gateway.TaskState
+		want  gateway.ContainerState
+	}{
+		{gateway.TaskPending, gateway.Ready},
+		{gateway.TaskRunning, gateway.Running},
+		{gateway.TaskFailed, gateway.Inactive},
+	}
+	for i, st := range steps {
+		task.State, task.Reason = st.state, "step"
+		task.UpdatedAt = t0.Add(time.Duration(i+2) * time.Minute)
+		if err := db.SaveTask(ctx, task, &gateway.TaskEvent{State: st.state, Reason: "step"}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := db.Container(ctx, c.ID)
+		if err != nil || got.State != st.want {
+			t.Fatalf("after %s: container %v (%v), want %s", st.state, got, err, st.want)
+		}
+	}
+	evs, err := db.TaskEvents(ctx, "t1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var states []gateway.TaskState
+	for _, e := range evs {
+		states = append(states, e.State)
+	}
+	want := []gateway.TaskState{gateway.TaskSubmitting, gateway.TaskPending, gateway.TaskRunning, gateway.TaskFailed}
+	if !reflect.DeepEqual(states, want) || !evs[3].At.Equal(t0.Add(4*time.Minute)) || evs[3].TaskID != "t1" {
+		t.Errorf("history = %+v, want states %v", evs, want)
+	}
+
+	// Every field round-trips.
+	code, sig := 137, 9
+	now := t0.Add(time.Hour)
+	task.JobID, task.SubmitAttempts, task.NextAttemptAt = "4242", 3, &now
+	task.SubmittedAt, task.EligibleAt, task.StartedAt, task.EndedAt = &now, &now, &now, &now
+	task.ExitCode, task.Signal, task.LogPath, task.LogObject, task.Script = &code, &sig, "/p", "logs/o", "#!/bin/sh"
+	task.ApplyUsage(7200, 2, 8)
+	task.Accounted, task.StopRequested = true, true
+	if err := db.SaveTask(ctx, task, nil); err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.Task(ctx, "t1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(normTask(got), normTask(task)) {
+		t.Errorf("round trip\n%+v\nwant\n%+v", normTask(got), normTask(task))
+	}
+	if n, _ := db.TaskEvents(ctx, "t1"); len(n) != 4 {
+		t.Errorf("SaveTask without event appended history: %d events", len(n))
+	}
+}
+
+// normTask returns a copy with every time in UTC, for DeepEqual.
+func normTask(t *gateway.Task) gateway.Task {
+	c := *t
+	utc := func(p *time.Time) *time.Time {
+		if p == nil {
+			return nil
+		}
+		u := p.UTC()
+		return &u
+	}
+	c.Begin, c.CreatedAt, c.UpdatedAt = c.Begin.UTC(), c.CreatedAt.UTC(), c.UpdatedAt.UTC()
+	c.NextAttemptAt, c.SubmittedAt, c.EligibleAt = utc(c.NextAttemptAt), utc(c.SubmittedAt), utc(c.EligibleAt)
+	c.StartedAt, c.EndedAt = utc(c.StartedAt), utc(c.EndedAt)
+	return c
+}
+
+func TestSaveTaskOfOldTaskLeavesContainer(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t)
+	c := newContainer("vision", "alice", "a", 0)
+	mustCreate(t, db, c)
+	old := startTestTask(t, db, c, "t1")
+	old.State = gateway.TaskCompleted
+	if err := db.SaveTask(ctx, old, nil); err != nil {
+		t.Fatal(err)
+	}
+	startTestTask(t, db, c, "t2")
+	// A late update of t1 (e.g. accounting) must not touch the container, now t2's.
+	old.Accounted = true
+	if err := db.SaveTask(ctx, old, nil); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := db.Container(ctx, c.ID)
+	if got.State != gateway.Ready || got.CurrentTask != "t2" {
+		t.Errorf("container = %s / %s, want Ready / t2", got.State, got.CurrentTask)
+	}
+}
+
+func TestTaskNotFound(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t)
+	_, err := db.Task(ctx, "nope")
+	wantCode(t, err, gateway.CodeNotFound)
+	_, err = db.TaskEvents(ctx, "nope")
+	wantCode(t, err, gateway.CodeNotFound)
+	wantCode(t, db.SaveTask(ctx, newTask("nope"), nil), gateway.CodeNotFound)
+	tasks, err := db.Tasks(ctx, "nope")
+	if err != nil || tasks == nil || len(tasks) != 0 {
+		t.Errorf("Tasks(unknown) = %v, %v; want empty", tasks, err)
+	}
+}
+
+func TestTasksNewestFirstAndUnsettled(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t)
+	c := newContainer("vision", "alice", "a", 0)
+	mustCreate(t, db, c)
+	final := map[string]struct {
+		state     gateway.TaskState
+		accounted bool
+	}{
+		"t1": {gateway.TaskCompleted, true}, // settled
+		"t2": {gateway.TaskFailed, false},   // ended, not yet accounted
+		"t3": {gateway.TaskRunning, false},  // still running (current)
+	}
+	for i, id := range []string{"t1", "t2", "t3"} {
+		task := newTask(id)
+		task.CreatedAt = t0.Add(time.Duration(i) * time.Minute)
+		if err := db.StartTask(ctx, c, task, ""); err != nil {
+			t.Fatal(err)
+		}
+		task.State, task.Accounted = final[id].state, final[id].accounted
+		if err := db.SaveTask(ctx, task, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tasks, err := db.Tasks(ctx, c.ID)
+	if err != nil || len(tasks) != 3 || tasks[0].ID != "t3" || tasks[2].ID != "t1" {
+		t.Fatalf("Tasks = %v (%v), want t3 t2 t1", ids(tasks), err)
+	}
+	un, err := db.UnsettledTasks(ctx)
+	if err != nil || !reflect.DeepEqual(ids(un), []string{"t2", "t3"}) {
+		t.Errorf("UnsettledTasks = %v (%v), want [t2 t3]", ids(un), err)
+	}
+}
+
+func ids(tasks []*gateway.Task) []string {
+	var out []string
+	for _, t := range tasks {
+		out = append(out, t.ID)
+	}
+	return out
+}
