@@ -193,3 +193,19 @@ func BindsFor(templates []string, user string) ([]Bind, error) {
 }
 
 var loginName = regexp.MustCompile(`^[a-z_][a-z0-9_.-]*[$]?$`)
+
+// Forward sets variable Name from variable From of the job's environment at run time.
+type Forward struct{ Name, From string }
+
+// RuntimeEnv lists the variables the job must set, when it starts, for the command of spec:
+// --cleanenv keeps the node's environment out of the container, including CUDA_VISIBLE_DEVICES,
+// which Slurm sets to the allocated GPUs only on the node. Passing it as APPTAINERENV_ gives the
+// container exactly the allocation (with --nv alone it could see every GPU of the node). The
+// job's id is passed too, for logs and checkpoints.
+func RuntimeEnv(spec ExecSpec) []Forward {
+	f := []Forward{{Name: "APPTAINERENV_SLURM_JOB_ID", From: "SLURM_JOB_ID"}}
+	if spec.GPUs > 0 {
+		f = append(f, Forward{Name: "APPTAINERENV_CUDA_VISIBLE_DEVICES", From: "CUDA_VISIBLE_DEVICES"})
+	}
+	return f
+}

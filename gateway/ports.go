@@ -10,7 +10,7 @@ import (
 // logship); tests use hand-written fakes.
 
 // ContainerFilter selects containers for a listing. Cursor is the opaque value returned with the
-// previous page ("" for the first page). Projects/Owner scope the listing to what a caller may see.
+// previous page ("" for the first page).
 type ContainerFilter struct {
 	// Visible limits the listing to what this principal may see.
 	Visible Principal
@@ -71,7 +71,13 @@ type Job struct {
 	Output    string
 	Comment   string   // the task id
 	Command   []string // the body: the apptainer command line
+	// Forward sets variables at run time from others of the job's environment: values only the
+	// node knows, such as the GPUs Slurm allocated.
+	Forward []Forward
 }
+
+// Forward sets variable Name from variable From of the job's environment when the job starts.
+type Forward struct{ Name, From string }
 
 // Scheduler is the cluster's batch system (Slurm). Errors carry CodeUnavailable when the
 // controller cannot be reached (retry later), CodeInvalid when Slurm refused the job (with its
@@ -82,8 +88,10 @@ type Scheduler interface {
 	Submit(ctx context.Context, user string, script []byte) (jobID string, err error)
 	// Queue returns every job in the queue (one call, however many tasks are followed).
 	Queue(ctx context.Context) ([]JobStatus, error)
-	// Accounting returns final records for jobs that ended between from and to (bounded windows).
-	Accounting(ctx context.Context, from, to time.Time) ([]JobStatus, error)
+	// Accounting returns final records of jobs active between from and to, read in bounded
+	// windows. jobIDs, when given, narrows the query to those jobs (for settling the gateway's own
+	// tasks: a job cancelled while waiting for a future hour only appears when asked for by id).
+	Accounting(ctx context.Context, from, to time.Time, jobIDs []string) ([]JobStatus, error)
 	Cancel(ctx context.Context, user, jobID string) error
 	StartNow(ctx context.Context, jobID string) error
 }
@@ -115,6 +123,15 @@ type Images interface {
 	// Resolve checks an image reference (a catalog name, or a path inside the user's HFS roots)
 	// for user, returning CodeInvalid with a reason the user can act on.
 	Resolve(ctx context.Context, ref, user string, roots []string) (Image, error)
-	// Command returns the argv that runs r inside its image.
-	Command(r Run) ([]string, error)
+	// Command returns the argv that runs r inside its image, and the variables the job must set
+	// at run time for it (the allocation's GPUs).
+	Command(r Run) ([]string, []Forward, error)
+}
+
+// Logs keeps task logs. Prepare makes the directory of a task's log file on HFS, as the task's
+// owner, before the job is submitted: Slurm opens the output file before the job runs, and a
+// missing or unwritable directory would fail the job with no log at all. Errors with CodeInvalid
+// mean the directory cannot be made (the task fails with that reason); others are retried.
+type Logs interface {
+	Prepare(ctx context.Context, owner, logPath string) error
 }

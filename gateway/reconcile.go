@@ -74,15 +74,16 @@ func (s *Service) Reconcile(ctx context.Context) error {
 	byComment := make(map[string]JobStatus, len(queue))
 	for _, js := range queue {
 		byJob[js.JobID] = js
-		if js.Comment != "" {
-			byComment[js.Comment] = js
+		// Anyone can put any comment on their own job: only a job of the task's owner counts.
+		if js.Comment != "" && js.User != "" {
+			byComment[js.User+"\x00"+js.Comment] = js
 		}
 	}
 	var unaccounted []*Task
 	for _, t := range tasks {
 		switch {
 		case t.State == TaskSubmitting:
-			if js, ok := byComment[t.ID]; ok {
+			if js, ok := byComment[t.Owner+"\x00"+t.ID]; ok {
 				s.adopt(ctx, t, js)
 			} else if s.due(t) {
 				s.resubmit(ctx, t)
@@ -127,13 +128,13 @@ func (s *Service) retryWaiting(ctx context.Context, tasks []*Task) {
 // Slurm: a job carrying the task's id in accounting is adopted instead.
 func (s *Service) resubmit(ctx context.Context, t *Task) {
 	if s.cfg.Now().Sub(t.CreatedAt) > crashSuspectAge {
-		recs, err := s.scheduler.Accounting(ctx, t.CreatedAt.Add(-time.Minute), s.cfg.Now().Add(time.Minute))
+		recs, err := s.scheduler.Accounting(ctx, t.CreatedAt.Add(-time.Minute), s.cfg.Now().Add(time.Minute), nil)
 		if err != nil {
 			s.log.Warn("accounting check before resubmit", slog.String("task", t.ID), slog.Any("error", err))
 			return
 		}
 		for _, js := range recs {
-			if js.Comment == t.ID {
+			if js.Comment == t.ID && js.User == t.Owner {
 				s.adopt(ctx, t, js)
 				return
 			}
@@ -206,7 +207,11 @@ func (s *Service) settle(ctx context.Context, tasks []*Task) error {
 	}
 	now := s.cfg.Now()
 	from, to := now, now
+	var ids []string
 	for _, t := range tasks {
+		if t.JobID != "" {
+			ids = append(ids, t.JobID)
+		}
 		at := t.CreatedAt
 		if t.SubmittedAt != nil {
 			at = *t.SubmittedAt
@@ -216,7 +221,10 @@ func (s *Service) settle(ctx context.Context, tasks []*Task) error {
 		// it when the window reaches its begin time.
 		to = maxTime(to, t.Begin)
 	}
-	recs, err := s.scheduler.Accounting(ctx, from.Add(-time.Minute), to.Add(time.Minute))
+	if len(ids) == 0 {
+		return nil
+	}
+	recs, err := s.scheduler.Accounting(ctx, from.Add(-time.Minute), to.Add(time.Minute), ids)
 	if err != nil {
 		s.stats.Errors.Add(1)
 		return fmt.Errorf("read accounting: %w", err)

@@ -112,7 +112,7 @@ func (s *Service) job(ctx context.Context, c *Container, t *Task) (Job, error) {
 	t.LogPath = s.logPath(c, t.ID)
 	t.LogObject = LogObjectPrefix(c.Project, c.ID, t.ID)
 	t.PricePerHour, t.Currency, t.GPUs, t.CPUs = f.PricePerHour, f.Currency, f.GPUs, f.CPUs
-	argv, err := s.images.Command(Run{
+	argv, forward, err := s.images.Command(Run{
 		Image: img.Path, Command: c.Command, Env: c.Env, Binds: s.userRoots(c.Owner), WorkDir: work, GPUs: f.GPUs,
 	})
 	if err != nil {
@@ -121,7 +121,7 @@ func (s *Service) job(ctx context.Context, c *Container, t *Task) (Job, error) {
 	return Job{
 		Name: c.Name, Account: c.Project, Partition: f.Partition, GPUs: f.GPUs, GPUType: f.GPUType,
 		CPUs: f.CPUs, MemoryMB: f.MemoryMB, TimeLimit: f.TimeLimit, Begin: t.Begin,
-		WorkDir: work, Output: t.LogPath, Comment: t.ID, Command: argv,
+		WorkDir: work, Output: t.LogPath, Comment: t.ID, Command: argv, Forward: forward,
 	}, nil
 }
 
@@ -173,18 +173,24 @@ func (s *Service) submit(ctx context.Context, t *Task) error {
 	// Submission must not be abandoned half-way because a client went away: sbatch is bounded by
 	// its own timeout in the adapter.
 	ctx = context.WithoutCancel(ctx)
-	jobID, err := s.scheduler.Submit(ctx, t.Owner, []byte(t.Script))
+	var jobID string
+	err = s.logs.Prepare(ctx, t.Owner, t.LogPath)
+	if err != nil && ErrorCode(err) == CodeInvalid {
+		err = &Error{Code: CodeInvalid, Message: "the log directory cannot be made: " + messageOf(err), Cause: err}
+	} else if err == nil {
+		jobID, err = s.scheduler.Submit(ctx, t.Owner, []byte(t.Script))
+	}
 	now := s.cfg.Now().UTC()
 	t.UpdatedAt = now
 	switch {
 	case err == nil:
 		return s.submitted(ctx, t, jobID, now)
 	case ErrorCode(err) == CodeInvalid:
-		t.State, t.Reason, t.EndedAt, t.Accounted, t.NextAttemptAt = TaskFailed, "rejected by Slurm: "+messageOf(err), &now, true, nil
+		t.State, t.Reason, t.EndedAt, t.Accounted, t.NextAttemptAt = TaskFailed, "not submitted: "+messageOf(err), &now, true, nil
 		if serr := s.saveTask(ctx, t, t.Reason); serr != nil {
 			return serr
 		}
-		return &Error{Code: CodeInvalid, Message: "Slurm refused the job: " + messageOf(err), Cause: err}
+		return &Error{Code: CodeInvalid, Message: "the task could not be submitted: " + messageOf(err), Cause: err}
 	default:
 		t.SubmitAttempts++
 		next := now.Add(submitBackoff(t.SubmitAttempts))

@@ -33,6 +33,7 @@ type Service struct {
 	store     Store
 	scheduler Scheduler
 	images    Images
+	logs      Logs
 	events    *Broker
 	log       *slog.Logger
 	flavors   map[string]Flavor
@@ -46,7 +47,7 @@ type Service struct {
 }
 
 // NewService builds the Service from its parts.
-func NewService(cfg Config, store Store, scheduler Scheduler, images Images, events *Broker, log *slog.Logger) *Service {
+func NewService(cfg Config, store Store, scheduler Scheduler, images Images, logs Logs, events *Broker, log *slog.Logger) *Service {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -57,7 +58,7 @@ func NewService(cfg Config, store Store, scheduler Scheduler, images Images, eve
 	for _, f := range cfg.Flavors {
 		flavors[f.Name] = f
 	}
-	return &Service{cfg: cfg, store: store, scheduler: scheduler, images: images, events: events, log: log,
+	return &Service{cfg: cfg, store: store, scheduler: scheduler, images: images, logs: logs, events: events, log: log,
 		flavors: flavors, submitting: map[string]bool{}}
 }
 

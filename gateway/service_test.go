@@ -55,7 +55,7 @@ func (f *fakeScheduler) Submit(_ context.Context, user string, script []byte) (s
 	id := fmt.Sprint(f.nextJob)
 	comment := strings.TrimPrefix(strings.Split(string(script), "\n")[1], "#SBATCH --comment=")
 	f.submits = append(f.submits, user)
-	f.queue[id] = gateway.JobStatus{JobID: id, Comment: comment, State: gateway.TaskPending, Reason: "BeginTime"}
+	f.queue[id] = gateway.JobStatus{JobID: id, User: user, Comment: comment, State: gateway.TaskPending, Reason: "BeginTime"}
 	if f.loseAnswer {
 		return "", errDown
 	}
@@ -76,7 +76,7 @@ func (f *fakeScheduler) Queue(context.Context) ([]gateway.JobStatus, error) {
 	return out, nil
 }
 
-func (f *fakeScheduler) Accounting(_ context.Context, from, to time.Time) ([]gateway.JobStatus, error) {
+func (f *fakeScheduler) Accounting(_ context.Context, from, to time.Time, _ []string) ([]gateway.JobStatus, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var out []gateway.JobStatus
@@ -106,7 +106,7 @@ func (f *fakeScheduler) set(jobID string, js gateway.JobStatus) {
 		f.acct[jobID] = js
 		return
 	}
-	js.Comment = f.queue[jobID].Comment
+	js.Comment, js.User = f.queue[jobID].Comment, f.queue[jobID].User
 	f.queue[jobID] = js
 }
 
@@ -135,9 +135,14 @@ func (fakeImages) Resolve(_ context.Context, ref, user string, roots []string) (
 	return gateway.Image{}, gateway.Errorf(gateway.CodeInvalid, "image %q is neither in the catalog nor in your HFS directories", ref)
 }
 
-func (fakeImages) Command(r gateway.Run) ([]string, error) {
-	return []string{"apptainer", "-q", "exec", r.Image, "/bin/sh", "-c", r.Command}, nil
+func (fakeImages) Command(r gateway.Run) ([]string, []gateway.Forward, error) {
+	return []string{"apptainer", "-q", "exec", r.Image, "/bin/sh", "-c", r.Command}, nil, nil
 }
+
+// fakeLogs makes no directories.
+type fakeLogs struct{}
+
+func (fakeLogs) Prepare(context.Context, string, string) error { return nil }
 
 // clock is a settable time source.
 type clock struct {
@@ -176,7 +181,7 @@ func newHarness(t *testing.T) *harness {
 			TimeLimit: 2 * time.Hour, PricePerHour: 5, Currency: "USD"}},
 		HomeTemplate: "/hfs/home/{user}", WorkTemplate: "/hfs/work/{user}", LogDirTemplate: "{work}/.batchgate/logs",
 		Now: clk.Now,
-	}, db, sched, fakeImages{}, gateway.NewBroker(100), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	}, db, sched, fakeImages{}, fakeLogs{}, gateway.NewBroker(100), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	return &harness{svc: svc, slurm: sched, clock: clk, store: db}
 }
 

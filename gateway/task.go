@@ -55,6 +55,7 @@ type TaskEvent struct {
 // JobStatus is what Slurm says about one job, in domain terms (from squeue or sacct).
 type JobStatus struct {
 	JobID      string
+	User       string // the Unix login the job runs as
 	Comment    string // the task id the gateway put in --comment
 	State      TaskState
 	Reason     string

@@ -31,11 +31,21 @@ type JobSpec struct {
 	WorkDir     string        // --chdir, an absolute path
 	Output      string        // --output (stdout and stderr), may hold %j etc.
 	Comment     string        // --comment: the gateway's task id
+	// Forward are variables set when the job starts from others of the job's own environment
+	// (e.g. APPTAINERENV_CUDA_VISIBLE_DEVICES from the CUDA_VISIBLE_DEVICES Slurm sets for the
+	// allocation): values only known on the node. Both names must be plain variable names.
+	Forward []Forward
 	// Env are variables exported in the script body, in order, on top of the
 	// user's login environment (the script has --export=NONE).
 	Env []EnvVar
 	// Command is the job's argv (e.g. the apptainer command); it is exec'd.
 	Command []string
+}
+
+// Forward sets the variable Name from the variable From at run time ("" when From is unset).
+type Forward struct {
+	Name string
+	From string
 }
 
 // EnvVar is one environment variable of a job.
@@ -82,6 +92,14 @@ func Render(spec JobSpec, loc *time.Location) ([]byte, error) {
 		}
 		v.text(field, e.Value)
 		d.Env = append(d.Env, e.Name+"="+Quote(e.Value))
+	}
+	for _, f := range spec.Forward {
+		if !envNameRE.MatchString(f.Name) || !envNameRE.MatchString(f.From) {
+			v.add("Forward["+f.Name+"]", "not a valid variable name")
+			continue
+		}
+		// Both names are plain identifiers, so the double-quoted expansion is all that runs.
+		d.Env = append(d.Env, f.Name+`="${`+f.From+`-}"`)
 	}
 	if len(spec.Command) == 0 {
 		v.add("Command", "is empty")

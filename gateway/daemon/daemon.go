@@ -1,14 +1,19 @@
-// Package daemon is the running gateway as a value: it wires the store, Slurm, COS and the HTTP
-// server from one Config, so main and end-to-end tests start exactly the same thing.
+// Package daemon is the running gateway as a value: it wires the store, Slurm, the image catalog,
+// COS and the HTTP server from one Config, so main and end-to-end tests start exactly the same
+// thing.
 package daemon
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
+	"sync"
 
+	"batchgate/apptainer"
+	"batchgate/gateway"
 	"batchgate/gateway/config"
 	"batchgate/gateway/httpapi"
 	"batchgate/gateway/sqlite"
@@ -18,42 +23,86 @@ import (
 
 // Daemon is one batchgate gateway process.
 type Daemon struct {
-	cfg  config.Config
-	log  *slog.Logger
-	db   *sqlite.DB
-	http *httpapi.Server
-	ln   net.Listener
+	cfg   config.Config
+	log   *slog.Logger
+	db    *sqlite.DB
+	slurm *slurm.Client
+	sched *scheduler
+	svc   *gateway.Service
+	http  *httpapi.Server
+	ln    net.Listener
 }
 
-// New opens the database, builds the server and binds the listen address (port 0 picks a free
-// port: see Addr). Nothing is served until Run.
+// New opens the database, builds the Service and the server, and binds the listen address
+// (port 0 picks a free port: see Addr). Nothing is served and Slurm is not polled until Run.
 func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Daemon, error) {
-	db, err := sqlite.Open(ctx, cfg.Database)
+	d := &Daemon{cfg: cfg, log: log}
+	var err error
+	if d.slurm, err = slurm.New(slurmConfig(cfg)); err != nil {
+		return nil, fmt.Errorf("slurm: %w", err)
+	}
+	catalog, err := apptainer.NewCatalog(apptainer.CatalogConfig{Dirs: cfg.Images.Dirs})
 	if err != nil {
+		return nil, fmt.Errorf("image catalog: %w", err)
+	}
+	if d.db, err = sqlite.Open(ctx, cfg.Database); err != nil {
 		return nil, err
 	}
-	d := &Daemon{cfg: cfg, log: log, db: db}
-	d.http = httpapi.New(httpapi.Options{Logger: log, Checks: d.readinessChecks()})
-	d.ln, err = net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		db.Close()
+	d.sched = &scheduler{client: d.slurm, loc: cfg.Cluster.Location(), log: log}
+	d.svc = gateway.NewService(serviceConfig(cfg), d.db, d.sched,
+		images{catalog: catalog, binary: cfg.Images.Apptainer, extraFlags: cfg.Images.ExtraFlags},
+		logs{wrapper: slurmConfig(cfg).Wrapper, timeout: cfg.Cluster.CommandTimeout},
+		gateway.NewBroker(10000), log)
+	d.http = httpapi.New(httpapi.Options{
+		Logger:  log,
+		Checks:  d.readinessChecks(),
+		Service: d.svc,
+		Auth:    gateway.Authenticator{Tokens: d.db},
+		Metrics: []func(w io.Writer){d.sched.writeMetrics},
+	})
+	if d.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+		d.db.Close()
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
 	return d, nil
 }
 
+// slurmConfig builds the slurm client's configuration: the submit-as wrapper and SLURM_CONF.
+func slurmConfig(cfg config.Config) slurm.Config {
+	sc := slurm.Config{Bin: cfg.Cluster.SlurmBin, Timeout: cfg.Cluster.CommandTimeout,
+		Location: cfg.Cluster.Location(), MaxWindow: cfg.Cluster.SacctMaxWindow}
+	if cfg.Cluster.SlurmConf != "" {
+		sc.Env = append(sc.Env, "SLURM_CONF="+cfg.Cluster.SlurmConf)
+	}
+	switch cfg.Cluster.SubmitAs {
+	case "runuser":
+		sc.Wrapper = []string{"runuser", "-u", "{user}", "--"}
+	case "sudo":
+		sc.Wrapper = []string{"sudo", "-n", "-u", "{user}", "--"}
+	}
+	return sc
+}
+
+func serviceConfig(cfg config.Config) gateway.Config {
+	sc := gateway.Config{
+		Location:       cfg.Cluster.Location(),
+		HomeTemplate:   cfg.HFS.Home,
+		WorkTemplate:   cfg.HFS.Work,
+		LogDirTemplate: cfg.HFS.LogDir,
+	}
+	for _, f := range cfg.Flavors {
+		sc.Flavors = append(sc.Flavors, gateway.Flavor{Name: f.Name, GPUs: f.GPUs, GPUType: f.GPUType, CPUs: f.CPUs,
+			MemoryMB: f.MemoryMB, Partition: f.Partition, TimeLimit: f.TimeLimit, PricePerHour: f.PricePerHour, Currency: f.Currency})
+	}
+	return sc
+}
+
 // readinessChecks are /readyz's: the database opens, slurmctld answers, the COS bucket exists.
 func (d *Daemon) readinessChecks() []httpapi.Check {
-	cl, cos := d.cfg.Cluster, d.cfg.COS
-	var slurmEnv []string
-	if cl.SlurmConf != "" {
-		slurmEnv = append(slurmEnv, "SLURM_CONF="+cl.SlurmConf)
-	}
+	cos := d.cfg.COS
 	return []httpapi.Check{
 		{Name: "database", Run: d.db.Ping},
-		{Name: "slurm", Run: func(ctx context.Context) error {
-			return slurm.PingController(ctx, cl.SlurmBin, slurmEnv, cl.CommandTimeout)
-		}},
+		{Name: "slurm", Run: d.slurm.Ping},
 		{Name: "cos", Run: func(ctx context.Context) error {
 			return logship.CheckBucket(ctx, logship.BucketTarget{
 				Endpoint: cos.Endpoint, AccessKey: cos.AccessKey, SecretKey: cos.SecretKey,
@@ -66,9 +115,23 @@ func (d *Daemon) readinessChecks() []httpapi.Check {
 // Addr is the address the gateway listens on (useful when the configured port was 0).
 func (d *Daemon) Addr() string { return d.ln.Addr().String() }
 
-// Run serves until ctx is cancelled, then shuts down gracefully, waiting at most the configured
-// shutdown timeout for requests in flight.
+// Service is the running Service (for in-process tests and the CLI).
+func (d *Daemon) Service() *gateway.Service { return d.svc }
+
+// Store is the running store (for in-process tests and the admin CLI).
+func (d *Daemon) Store() *sqlite.DB { return d.db }
+
+// Run serves and runs the reconciler until ctx is cancelled, then shuts down gracefully, waiting
+// at most the configured shutdown timeout for requests in flight.
 func (d *Daemon) Run(ctx context.Context) error {
+	loopCtx, stopLoops := context.WithCancel(ctx)
+	var loops sync.WaitGroup
+	loops.Go(func() { d.svc.RunReconciler(loopCtx, d.cfg.Cluster.PollInterval) })
+	defer func() {
+		stopLoops()
+		loops.Wait()
+	}()
+
 	served := make(chan error, 1)
 	go func() { served <- d.http.Serve(d.ln) }()
 	d.log.Info("batchgate serving", slog.String("addr", d.Addr()))

@@ -47,7 +47,7 @@ func (im images) Resolve(ctx context.Context, ref, login string, roots []string)
 	return toImage(img), nil
 }
 
-func (im images) Command(r gateway.Run) ([]string, error) {
+func (im images) Command(r gateway.Run) ([]string, []gateway.Forward, error) {
 	spec := apptainer.ExecSpec{
 		Image: r.Image, Command: r.Command, WorkDir: r.WorkDir, GPUs: r.GPUs,
 		ExtraFlags: im.extraFlags, Binary: im.binary,
@@ -58,7 +58,15 @@ func (im images) Command(r gateway.Run) ([]string, error) {
 	for _, dir := range r.Binds {
 		spec.Binds = append(spec.Binds, apptainer.Bind{Src: dir, Dst: dir})
 	}
-	return apptainer.Command(spec)
+	argv, err := apptainer.Command(spec)
+	if err != nil {
+		return nil, nil, err
+	}
+	var forward []gateway.Forward
+	for _, f := range apptainer.RuntimeEnv(spec) {
+		forward = append(forward, gateway.Forward{Name: f.Name, From: f.From})
+	}
+	return argv, forward, nil
 }
 
 // unixUser looks up the login's uid and groups, which decide what images it may read.

@@ -2,6 +2,7 @@
 //
 //	batchgate serve [--config FILE] [--KEY=VALUE ...]   run the HTTP gateway
 //	batchgate config [--config FILE] [--defaults]       print the effective (or default) configuration
+//	batchgate admin OBJECT VERB ...                     projects, users, memberships, tokens
 //	batchgate version
 package main
 
@@ -50,6 +51,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return serve(ctx, args[1:], stderr)
 	case "config":
 		return printConfig(args[1:], stdout, stderr)
+	case "admin":
+		return admin(ctx, args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "batchgate", version)
 		return nil
@@ -67,6 +70,7 @@ const usageText = `usage: batchgate <command> [flags]
 commands:
   serve     run the HTTP gateway (see: batchgate config --defaults for every setting)
   config    print the effective configuration; --defaults prints the documented default file
+  admin     manage projects, users, memberships and tokens (batchgate admin for details)
   version   print the version
 `
 
