@@ -280,10 +280,14 @@ func messageOf(err error) string {
 }
 
 // HomeDir, WorkDir are the user's HFS directories.
-func (s *Service) HomeDir(user string) string { return strings.ReplaceAll(s.cfg.HomeTemplate, "{user}", user) }
+func (s *Service) HomeDir(user string) string {
+	return strings.ReplaceAll(s.cfg.HomeTemplate, "{user}", user)
+}
 
 // WorkDir is the user's HFS work directory.
-func (s *Service) WorkDir(user string) string { return strings.ReplaceAll(s.cfg.WorkTemplate, "{user}", user) }
+func (s *Service) WorkDir(user string) string {
+	return strings.ReplaceAll(s.cfg.WorkTemplate, "{user}", user)
+}
 
 func (s *Service) userRoots(user string) []string { return []string{s.HomeDir(user), s.WorkDir(user)} }
 
