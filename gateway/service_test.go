@@ -2,7 +2,6 @@ package gateway_test
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -12,151 +11,14 @@ import (
 	"time"
 
 	"batchgate/gateway"
+	"batchgate/gateway/gatewaytest"
 	"batchgate/gateway/sqlite"
 )
 
-// fakeScheduler is a hand-written Slurm: a queue in memory, accounting records, and switches for
-// the failures the Service must survive.
-type fakeScheduler struct {
-	mu        sync.Mutex
-	nextJob   int
-	submits   []string // users, one per sbatch call that reached "Slurm"
-	queue     map[string]gateway.JobStatus
-	acct      map[string]gateway.JobStatus
-	cancelled []string
-	// down makes every call fail as if slurmctld were unreachable; loseAnswer accepts the job but
-	// reports a timeout (the answer was lost); reject refuses jobs with a message.
-	down, loseAnswer bool
-	reject           string
-	queueCalls       int
-}
-
-func newFakeScheduler() *fakeScheduler {
-	return &fakeScheduler{nextJob: 100, queue: map[string]gateway.JobStatus{}, acct: map[string]gateway.JobStatus{}}
-}
-
-var errDown = &gateway.Error{Code: gateway.CodeUnavailable, Message: "slurmctld not responding"}
-
-func (f *fakeScheduler) Script(job gateway.Job) ([]byte, error) {
-	return fmt.Appendf(nil, "#!/bin/bash\n#SBATCH --comment=%s\n#SBATCH --account=%s\n#SBATCH --begin=%s\n%s\n",
-		job.Comment, job.Account, job.Begin.UTC().Format(time.RFC3339), strings.Join(job.Command, " ")), nil
-}
-
-func (f *fakeScheduler) Submit(_ context.Context, user string, script []byte) (string, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.down {
-		return "", errDown
-	}
-	if f.reject != "" {
-		return "", &gateway.Error{Code: gateway.CodeInvalid, Message: f.reject}
-	}
-	f.nextJob++
-	id := fmt.Sprint(f.nextJob)
-	comment := strings.TrimPrefix(strings.Split(string(script), "\n")[1], "#SBATCH --comment=")
-	f.submits = append(f.submits, user)
-	f.queue[id] = gateway.JobStatus{JobID: id, User: user, Comment: comment, State: gateway.TaskPending, Reason: "BeginTime"}
-	if f.loseAnswer {
-		return "", errDown
-	}
-	return id, nil
-}
-
-func (f *fakeScheduler) Queue(context.Context) ([]gateway.JobStatus, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.queueCalls++
-	if f.down {
-		return nil, errDown
-	}
-	var out []gateway.JobStatus
-	for _, js := range f.queue {
-		out = append(out, js)
-	}
-	return out, nil
-}
-
-func (f *fakeScheduler) Accounting(_ context.Context, from, to time.Time, _ []string) ([]gateway.JobStatus, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var out []gateway.JobStatus
-	for _, js := range f.acct {
-		out = append(out, js)
-	}
-	return out, nil
-}
-
-func (f *fakeScheduler) Cancel(_ context.Context, user, jobID string) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.cancelled = append(f.cancelled, jobID)
-	delete(f.queue, jobID)
-	return nil
-}
-
-func (f *fakeScheduler) StartNow(context.Context, string) error { return nil }
-
-// set moves a job in the fake queue (or out of it, into accounting, when final).
-func (f *fakeScheduler) set(jobID string, js gateway.JobStatus) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	js.JobID = jobID
-	if js.Final {
-		delete(f.queue, jobID)
-		f.acct[jobID] = js
-		return
-	}
-	js.Comment, js.User = f.queue[jobID].Comment, f.queue[jobID].User
-	f.queue[jobID] = js
-}
-
-func (f *fakeScheduler) submitted() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return len(f.submits)
-}
-
-// fakeImages knows one catalog image, "pytorch", and accepts paths inside the user's roots.
-type fakeImages struct{}
-
-func (fakeImages) List(context.Context) ([]gateway.Image, error) {
-	return []gateway.Image{{Name: "pytorch", Path: "/hfs/images/pytorch.sif", Type: "sif"}}, nil
-}
-
-func (fakeImages) Resolve(_ context.Context, ref, user string, roots []string) (gateway.Image, error) {
-	if ref == "pytorch" {
-		return gateway.Image{Name: ref, Path: "/hfs/images/pytorch.sif"}, nil
-	}
-	for _, r := range roots {
-		if strings.HasPrefix(ref, r+"/") {
-			return gateway.Image{Name: filepath.Base(ref), Path: ref}, nil
-		}
-	}
-	return gateway.Image{}, gateway.Errorf(gateway.CodeInvalid, "image %q is neither in the catalog nor in your HFS directories", ref)
-}
-
-func (fakeImages) Command(r gateway.Run) ([]string, []gateway.Forward, error) {
-	return []string{"apptainer", "-q", "exec", r.Image, "/bin/sh", "-c", r.Command}, nil, nil
-}
-
-// fakeLogs makes no directories.
-type fakeLogs struct{}
-
-func (fakeLogs) Prepare(context.Context, string, string) error { return nil }
-
-// clock is a settable time source.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) add(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
-
 type harness struct {
 	svc   *gateway.Service
-	slurm *fakeScheduler
-	clock *clock
+	slurm *gatewaytest.Scheduler
+	clock *gatewaytest.Clock
 	store *sqlite.DB
 }
 
@@ -173,15 +35,15 @@ func newHarness(t *testing.T) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	clk := &clock{now: time.Date(2026, 12, 4, 16, 25, 0, 0, time.UTC)}
-	sched := newFakeScheduler()
+	clk := &gatewaytest.Clock{T: time.Date(2026, 12, 4, 16, 25, 0, 0, time.UTC)}
+	sched := gatewaytest.NewScheduler()
 	svc := gateway.NewService(gateway.Config{
 		Location: time.UTC,
 		Flavors: []gateway.Flavor{{Name: "gpu-2", GPUs: 2, CPUs: 2, MemoryMB: 4000, Partition: "gpu",
 			TimeLimit: 2 * time.Hour, PricePerHour: 5, Currency: "USD"}},
 		HomeTemplate: "/hfs/home/{user}", WorkTemplate: "/hfs/work/{user}", LogDirTemplate: "{work}/.batchgate/logs",
 		Now: clk.Now,
-	}, db, sched, fakeImages{}, fakeLogs{}, gateway.NewBroker(100), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	}, db, sched, gatewaytest.Images{}, gatewaytest.Logs{}, gateway.NewBroker(100), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	return &harness{svc: svc, slurm: sched, clock: clk, store: db}
 }
 
@@ -212,8 +74,8 @@ func TestCreateStartRunFinish(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if task.State != gateway.TaskPending || task.JobID == "" || h.slurm.submits[0] != "alice" {
-		t.Fatalf("after start: task %s job %q submits %v", task.State, task.JobID, h.slurm.submits)
+	if task.State != gateway.TaskPending || task.JobID == "" || h.slurm.Submits[0] != "alice" {
+		t.Fatalf("after start: task %s job %q submits %v", task.State, task.JobID, h.slurm.Submits)
 	}
 	if !strings.Contains(task.Script, "--comment="+task.ID) || !strings.Contains(task.Script, "--account=vision") {
 		t.Errorf("script does not carry the task id and project:\n%s", task.Script)
@@ -223,7 +85,7 @@ func TestCreateStartRunFinish(t *testing.T) {
 	}
 
 	started := h.clock.Now().Add(time.Minute)
-	h.slurm.set(task.JobID, gateway.JobStatus{State: gateway.TaskRunning, Reason: "None", StartAt: started})
+	h.slurm.Set(task.JobID, gateway.JobStatus{State: gateway.TaskRunning, Reason: "None", StartAt: started})
 	if err := h.svc.Reconcile(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -232,7 +94,7 @@ func TestCreateStartRunFinish(t *testing.T) {
 	}
 
 	exit := 0
-	h.slurm.set(task.JobID, gateway.JobStatus{State: gateway.TaskCompleted, Final: true, StartAt: started,
+	h.slurm.Set(task.JobID, gateway.JobStatus{State: gateway.TaskCompleted, Final: true, StartAt: started,
 		EndAt: started.Add(90 * time.Minute), ElapsedSec: 5400, GPUs: 2, CPUs: 2, ExitCode: &exit})
 	if err := h.svc.Reconcile(ctx); err != nil {
 		t.Fatal(err)
@@ -275,7 +137,7 @@ func TestStartWhileSlurmIsDownWaitsAndSubmitsOnce(t *testing.T) {
 	ctx := context.Background()
 	h := newHarness(t)
 	c := h.create(t, alice, nil)
-	h.slurm.down = true
+	h.slurm.Down = true
 	task, err := h.svc.StartContainer(ctx, alice, c.ID, "")
 	if err != nil {
 		t.Fatalf("a start while Slurm is down is accepted, got %v", err)
@@ -284,16 +146,16 @@ func TestStartWhileSlurmIsDownWaitsAndSubmitsOnce(t *testing.T) {
 		t.Fatalf("task %s %q, want SUBMITTING waiting for Slurm", task.State, task.Reason)
 	}
 	// Still down: the retry is recorded, nothing reaches Slurm.
-	h.clock.add(time.Minute)
+	h.clock.Add(time.Minute)
 	_ = h.svc.Reconcile(ctx)
-	h.slurm.down = false
-	h.clock.add(2 * time.Minute)
+	h.slurm.Down = false
+	h.clock.Add(2 * time.Minute)
 	for range 3 {
 		if err := h.svc.Reconcile(ctx); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if n := h.slurm.submitted(); n != 1 {
+	if n := h.slurm.Submitted(); n != 1 {
 		t.Fatalf("%d submissions, want exactly 1", n)
 	}
 	got, _ := h.svc.GetTask(ctx, alice, task.ID)
@@ -306,19 +168,19 @@ func TestLostSbatchAnswerIsAdoptedNotResubmitted(t *testing.T) {
 	ctx := context.Background()
 	h := newHarness(t)
 	c := h.create(t, alice, nil)
-	h.slurm.loseAnswer = true
+	h.slurm.LoseAnswer = true
 	task, err := h.svc.StartContainer(ctx, alice, c.ID, "")
 	if err != nil || task.State != gateway.TaskSubmitting {
 		t.Fatalf("start: %v %v", task, err)
 	}
-	h.slurm.loseAnswer = false
-	h.clock.add(5 * time.Minute)
+	h.slurm.LoseAnswer = false
+	h.clock.Add(5 * time.Minute)
 	for range 3 {
 		if err := h.svc.Reconcile(ctx); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if n := h.slurm.submitted(); n != 1 {
+	if n := h.slurm.Submitted(); n != 1 {
 		t.Fatalf("%d submissions, want 1: the job was found by its comment", n)
 	}
 	got, _ := h.svc.GetTask(ctx, alice, task.ID)
@@ -331,7 +193,7 @@ func TestSlurmRefusalFailsTheTaskWithItsMessage(t *testing.T) {
 	ctx := context.Background()
 	h := newHarness(t)
 	c := h.create(t, alice, nil)
-	h.slurm.reject = "Invalid account or account/partition combination specified"
+	h.slurm.Reject = "Invalid account or account/partition combination specified"
 	task, err := h.svc.StartContainer(ctx, alice, c.ID, "")
 	if gateway.ErrorCode(err) != gateway.CodeInvalid || !strings.Contains(err.Error(), "Invalid account") {
 		t.Fatalf("error %v, want invalid with Slurm's message", err)
@@ -356,8 +218,8 @@ func TestStopCancelsAndReturnsToInactive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if stopped.State != gateway.TaskCancelled || len(h.slurm.cancelled) != 1 || h.slurm.cancelled[0] != task.JobID {
-		t.Fatalf("stop: task %s, cancelled %v", stopped.State, h.slurm.cancelled)
+	if stopped.State != gateway.TaskCancelled || len(h.slurm.Cancelled) != 1 || h.slurm.Cancelled[0] != task.JobID {
+		t.Fatalf("stop: task %s, cancelled %v", stopped.State, h.slurm.Cancelled)
 	}
 	if ctr, _ := h.svc.GetContainer(ctx, alice, c.ID); ctr.State != gateway.Inactive {
 		t.Fatalf("container %s after stop", ctr.State)
@@ -366,7 +228,7 @@ func TestStopCancelsAndReturnsToInactive(t *testing.T) {
 		t.Fatalf("second stop: %v, want conflict", err)
 	}
 	// Accounting later settles it; it stays CANCELLED.
-	h.slurm.set(task.JobID, gateway.JobStatus{State: gateway.TaskCancelled, Final: true})
+	h.slurm.Set(task.JobID, gateway.JobStatus{State: gateway.TaskCancelled, Final: true})
 	if err := h.svc.Reconcile(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -393,8 +255,8 @@ func TestIdempotencyKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	t2, err := h.svc.StartContainer(ctx, alice, a.ID, "s1")
-	if err != nil || t2.ID != t1.ID || h.slurm.submitted() != 1 {
-		t.Fatalf("replayed start: %v %v, submits %d", t2, err, h.slurm.submitted())
+	if err != nil || t2.ID != t1.ID || h.slurm.Submitted() != 1 {
+		t.Fatalf("replayed start: %v %v, submits %d", t2, err, h.slurm.Submitted())
 	}
 }
 
@@ -418,8 +280,8 @@ func TestConcurrentStartsSubmitOnce(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if h.slurm.submitted() != 1 || conflicts != 19 {
-		t.Fatalf("submits %d conflicts %d, want 1 and 19", h.slurm.submitted(), conflicts)
+	if h.slurm.Submitted() != 1 || conflicts != 19 {
+		t.Fatalf("submits %d conflicts %d, want 1 and 19", h.slurm.Submitted(), conflicts)
 	}
 }
 
@@ -436,7 +298,7 @@ func TestScheduledHourRules(t *testing.T) {
 	}
 	_, _ = h.svc.StopContainer(ctx, alice, c.ID)
 	// The hour passes: starting again is refused and names the earliest hour.
-	h.clock.add(time.Hour)
+	h.clock.Add(time.Hour)
 	_, err = h.svc.StartContainer(ctx, alice, c.ID, "")
 	if gateway.ErrorCode(err) != gateway.CodeInvalid || !strings.Contains(err.Error(), "2026-12-04T18:00:00Z") {
 		t.Fatalf("start after the hour passed: %v, want invalid naming 18:00", err)
@@ -483,8 +345,8 @@ func TestIdleReconcileMakesNoSlurmCall(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if h.slurm.queueCalls != 0 {
-		t.Fatalf("%d queue calls with nothing to follow, want 0", h.slurm.queueCalls)
+	if h.slurm.QueueCalls != 0 {
+		t.Fatalf("%d queue calls with nothing to follow, want 0", h.slurm.QueueCalls)
 	}
 }
 

@@ -31,6 +31,9 @@ func (s *Server) events(c *fiber.Ctx) error {
 	c.Set("X-Accel-Buffering", "no")
 	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
 		defer cancel()
+		// Something is written at once, so the client gets the response headers now rather than
+		// with the first event; retry tells it how soon to reconnect.
+		fmt.Fprintf(w, "retry: 3000\n\n")
 		if !complete {
 			fmt.Fprintf(w, "event: reset\ndata: {}\n\n")
 		}
