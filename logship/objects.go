@@ -126,7 +126,7 @@ func (s *Store) writeLog(ctx context.Context, src Source, cp Checkpoint, chunks 
 	}
 	if canCompose(chunks) {
 		dst := minio.CopyDestOptions{Bucket: s.bucket, Object: src.logKey(),
-			ReplaceMetadata: true, ContentType: logContentType}
+			ReplaceMetadata: true, ContentType: logContentType, NumThreads: 4}
 		srcs := make([]minio.CopySrcOptions, len(chunks))
 		for i, c := range chunks {
 			srcs[i] = minio.CopySrcOptions{Bucket: s.bucket, Object: c.key}

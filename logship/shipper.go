@@ -219,7 +219,16 @@ func (sh *Shipper) step(ctx context.Context, e *entry, src Source, final bool) (
 	}
 	due := final || sh.opts.Now().Sub(e.lastPut) >= sh.opts.FlushInterval
 	for avail > 0 && (due || avail >= int64(sh.opts.MaxChunk)) {
-		n, err := sh.shipChunk(ctx, e, src, min(avail, int64(sh.opts.MaxChunk)))
+		var sizes []int64 // the next chunks: full ones, and a partial one when due
+		for rem := avail; rem > 0 && len(sizes) < sh.opts.MaxConcurrentPuts; {
+			n := min(rem, int64(sh.opts.MaxChunk))
+			if !due && n < int64(sh.opts.MaxChunk) {
+				break
+			}
+			sizes = append(sizes, n)
+			rem -= n
+		}
+		n, err := sh.shipBatch(ctx, e, src, sizes)
 		if err != nil {
 			return false, err
 		}
@@ -274,37 +283,87 @@ func (sh *Shipper) observe(ctx context.Context, e *entry, src Source) (int64, er
 	return fi.Size() - cp.FileOffset, nil
 }
 
-// shipChunk reads up to n bytes at FileOffset, puts them as the next chunk and
-// saves the checkpoint. It returns the bytes shipped. Caller holds e.mu.
-func (sh *Shipper) shipChunk(ctx context.Context, e *entry, src Source, n int64) (int64, error) {
-	var buf []byte
-	select {
-	case buf = <-sh.bufs:
-	case <-ctx.Done():
-		return 0, ctx.Err()
-	}
-	defer func() { sh.bufs <- buf }()
-	if buf == nil {
-		buf = make([]byte, sh.opts.MaxChunk)
-	}
-	got, err := e.file.ReadAt(buf[:n], e.cp.FileOffset)
-	if err != nil && !errors.Is(err, io.EOF) {
-		return 0, fmt.Errorf("read log at %d: %w", e.cp.FileOffset, err)
-	}
-	if got == 0 {
-		return 0, nil
-	}
-	data := buf[:got]
-	next, err := e.cp.advance(data)
+// shipBatch reads the next chunks of the given sizes (fewer when buffers are
+// busy or the file ends early), puts them concurrently — a backlog ships at
+// upload speed — and saves one checkpoint covering the chunks that were put
+// without a gap. It returns the file bytes shipped. Caller holds e.mu.
+func (sh *Shipper) shipBatch(ctx context.Context, e *entry, src Source, sizes []int64) (int64, error) {
+	bufs, err := sh.takeBuffers(ctx, len(sizes))
 	if err != nil {
 		return 0, err
 	}
-	if err := sh.store.putChunk(ctx, src, e.cp.NextChunk, data); err != nil {
-		return 0, err
+	defer func() {
+		for _, b := range bufs {
+			sh.bufs <- b
+		}
+	}()
+	var datas [][]byte
+	var cps []Checkpoint
+	cp := e.cp
+	for i, buf := range bufs {
+		got, err := e.file.ReadAt(buf[:sizes[i]], cp.FileOffset)
+		if err != nil && !errors.Is(err, io.EOF) {
+			return 0, fmt.Errorf("read log at %d: %w", cp.FileOffset, err)
+		}
+		if got == 0 {
+			break
+		}
+		if cp, err = cp.advance(buf[:got]); err != nil {
+			return 0, err
+		}
+		datas, cps = append(datas, buf[:got]), append(cps, cp)
+		if int64(got) < sizes[i] {
+			break
+		}
 	}
-	if err := sh.save(ctx, e, src.Key, next); err != nil {
+	errs := make([]error, len(datas))
+	var wg sync.WaitGroup
+	for i, data := range datas {
+		wg.Go(func() { errs[i] = sh.store.putChunk(ctx, src, e.cp.NextChunk+i, data) })
+	}
+	wg.Wait()
+	k := 0 // chunks put without a gap
+	for k < len(errs) && errs[k] == nil {
+		k++
+	}
+	var putErr error
+	if k < len(errs) {
+		putErr = errs[k]
+	}
+	if k == 0 {
+		return 0, putErr
+	}
+	shipped := cps[k-1].FileOffset - e.cp.FileOffset
+	if err := sh.save(ctx, e, src.Key, cps[k-1]); err != nil {
 		return 0, err
 	}
 	e.lastPut = sh.opts.Now()
-	return int64(got), nil
+	return shipped, putErr
+}
+
+// takeBuffers waits for one chunk buffer and takes up to n-1 more that are
+// free; never waiting while holding one rules out deadlock between sources.
+func (sh *Shipper) takeBuffers(ctx context.Context, n int) ([][]byte, error) {
+	var bufs [][]byte
+	select {
+	case b := <-sh.bufs:
+		bufs = append(bufs, b)
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	for len(bufs) < n {
+		select {
+		case b := <-sh.bufs:
+			bufs = append(bufs, b)
+			continue
+		default:
+		}
+		break
+	}
+	for i, b := range bufs {
+		if b == nil {
+			bufs[i] = make([]byte, sh.opts.MaxChunk)
+		}
+	}
+	return bufs, nil
 }
