@@ -14,6 +14,9 @@ import (
 // checkpoint was saved for the key. logship treats it as "start at offset 0".
 var ErrNoCheckpoint = errors.New("logship: no checkpoint")
 
+// headLen is how many leading file bytes Checkpoint.Head keeps.
+const headLen = 64
+
 // ErrInvalidSource means a Source lacks a field or has a malformed Prefix.
 var ErrInvalidSource = errors.New("logship: invalid source")
 
@@ -47,6 +50,12 @@ type Checkpoint struct {
 	// Hash is the marshalled SHA-256 state over the shipped log, so sealing
 	// needs no second read of a GiB log.
 	Hash []byte `json:"hash,omitempty"`
+	// FileID identifies the file being shipped (device:inode), so a file
+	// recreated at the same path while logship was down is not mixed in.
+	FileID string `json:"file_id,omitempty"`
+	// Head holds the first bytes (up to 64) of the file, checked with FileID
+	// when the file is reopened after a restart.
+	Head []byte `json:"head,omitempty"`
 	// Truncated records that the file shrank below FileOffset at least once.
 	Truncated bool `json:"truncated,omitempty"`
 	// Deleted records that the file disappeared or was replaced.

@@ -235,3 +235,27 @@ func TestReadyUnreachable(t *testing.T) {
 		t.Errorf("Ready = %v, want ErrUnreachable", err)
 	}
 }
+
+func TestRecreatedFileAfterRestartIsNotMixedIn(t *testing.T) {
+	s := testStore(t)
+	src := testSource(t, s, "recreated")
+	cps := newMemCheckpoints()
+	if err := os.WriteFile(src.Path, []byte("original\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	shipNow(t, NewShipper(s, cps, testOptions(t)), src)
+	if err := os.Remove(src.Path); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(src.Path, []byte("another file at the same path\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m, err := NewShipper(s, cps, testOptions(t)).Seal(context.Background(), src, SealInfo{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !m.Deleted {
+		t.Error("manifest does not record the replaced file")
+	}
+	checkSealed(t, s, src, m, []byte("original\n"))
+}

@@ -1,6 +1,7 @@
 package logship
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -162,9 +164,10 @@ func (sh *Shipper) save(ctx context.Context, e *entry, key string, cp Checkpoint
 // Follow ships src until ctx is done (returning ctx's error) or the source is
 // sealed (returning nil). It polls the file — it may not exist yet — from the
 // checkpointed offset and puts new bytes as numbered chunk objects, saving a
-// checkpoint after each put. COS and checkpoint failures are retried with
-// exponential backoff (logged as warnings); the backlog stays in the file.
-// Only validation and a failed first checkpoint load are returned as errors.
+// checkpoint after each put. COS, file and checkpoint failures are retried
+// with exponential backoff (logged as warnings, capped at MaxBackoff); the
+// backlog stays in the file. Only an invalid src (ErrInvalidSource) is
+// returned as an error besides ctx's.
 func (sh *Shipper) Follow(ctx context.Context, src Source) error {
 	if err := src.validate(); err != nil {
 		return err
@@ -243,21 +246,12 @@ func (sh *Shipper) step(ctx context.Context, e *entry, src Source, final bool) (
 // observe opens the file when needed, records truncation and deletion, and
 // returns how many bytes wait beyond FileOffset. Caller holds e.mu.
 func (sh *Shipper) observe(ctx context.Context, e *entry, src Source) (int64, error) {
-	cp := e.cp
-	if e.file == nil && !cp.Deleted {
-		f, err := os.Open(src.Path)
-		switch {
-		case errors.Is(err, fs.ErrNotExist):
-			if e.seen || cp.Offset > 0 || cp.FileOffset > 0 {
-				cp.Deleted = true
-				return 0, sh.save(ctx, e, src.Key, cp)
-			}
-			return 0, nil // not created yet
-		case err != nil:
-			return 0, fmt.Errorf("open log: %w", err)
+	if e.file == nil && !e.cp.Deleted {
+		if err := sh.open(ctx, e, src); err != nil {
+			return 0, err
 		}
-		e.file, e.seen = f, true
 	}
+	cp := e.cp
 	if e.file == nil {
 		return 0, nil
 	}
@@ -281,6 +275,67 @@ func (sh *Shipper) observe(ctx context.Context, e *entry, src Source) (int64, er
 		}
 	}
 	return fi.Size() - cp.FileOffset, nil
+}
+
+// open opens the file at src.Path. A file that vanished after it was seen,
+// or that is not the file the checkpoint was shipping (another FileID: it was
+// deleted and recreated while logship was down), is recorded as Deleted and
+// not read. Caller holds e.mu.
+func (sh *Shipper) open(ctx context.Context, e *entry, src Source) error {
+	cp := e.cp
+	f, err := os.Open(src.Path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if e.seen || cp.Offset > 0 || cp.FileOffset > 0 {
+			cp.Deleted = true
+			return sh.save(ctx, e, src.Key, cp)
+		}
+		return nil // not created yet
+	case err != nil:
+		return fmt.Errorf("open log: %w", err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return fmt.Errorf("stat log: %w", err)
+	}
+	id := fileID(fi)
+	if (cp.FileID != "" && id != "" && id != cp.FileID) || !sameHead(f, cp) {
+		f.Close()
+		cp.Deleted = true
+		return sh.save(ctx, e, src.Key, cp)
+	}
+	if cp.FileID != id {
+		cp.FileID = id
+		if err := sh.save(ctx, e, src.Key, cp); err != nil {
+			f.Close()
+			return err
+		}
+	}
+	e.file, e.seen = f, true
+	return nil
+}
+
+// sameHead reports whether the file starts with the bytes recorded in
+// cp.Head. Inode numbers are reused at once by some file systems, so the
+// FileID alone does not tell a recreated file from the original.
+func sameHead(f *os.File, cp Checkpoint) bool {
+	if cp.FileOffset == 0 || len(cp.Head) == 0 {
+		return true
+	}
+	b := make([]byte, len(cp.Head))
+	n, _ := f.ReadAt(b, 0)
+	return bytes.Equal(b[:n], cp.Head)
+}
+
+// fileID identifies a file across restarts (device and inode), or "" where
+// the platform does not tell.
+func fileID(fi os.FileInfo) string {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return ""
+	}
+	return fmt.Sprintf("%d:%d", st.Dev, st.Ino)
 }
 
 // shipBatch reads the next chunks of the given sizes (fewer when buffers are
@@ -307,6 +362,9 @@ func (sh *Shipper) shipBatch(ctx context.Context, e *entry, src Source, sizes []
 		}
 		if got == 0 {
 			break
+		}
+		if cp.FileOffset == 0 {
+			cp.Head = bytes.Clone(buf[:min(got, headLen)])
 		}
 		if cp, err = cp.advance(buf[:got]); err != nil {
 			return 0, err
