@@ -25,7 +25,9 @@ var ErrInvalidSource = errors.New("logship: invalid source")
 // wrapping ErrNoCheckpoint when nothing was saved for key — never a zero
 // Checkpoint with a nil error. Save must be durable when it returns nil: a
 // chunk counts as shipped only after Save succeeded. Both are called from
-// several goroutines, but never concurrently for the same key.
+// several goroutines; Save is never called concurrently for the same key
+// (within one Shipper — run one Shipper per source at a time), but Load
+// (from Tail and Stream) may run alongside it.
 type Checkpoints interface {
 	Load(ctx context.Context, key string) (Checkpoint, error)
 	Save(ctx context.Context, key string, cp Checkpoint) error

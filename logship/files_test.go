@@ -3,6 +3,7 @@ package logship
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -258,4 +259,26 @@ func TestRecreatedFileAfterRestartIsNotMixedIn(t *testing.T) {
 		t.Error("manifest does not record the replaced file")
 	}
 	checkSealed(t, s, src, m, []byte("original\n"))
+}
+
+func TestSealWaitsForTheFileToSettle(t *testing.T) {
+	s := testStore(t)
+	src := testSource(t, s, "settle")
+	sh := NewShipper(s, newMemCheckpoints(), testOptions(t)) // PollInterval 200ms
+	app := newAppender(t, src.Path)
+	app.write(t, "first\n")
+	done := make(chan struct{})
+	go func() { // late writes, as from a node whose data shows up after the job ended
+		defer close(done)
+		for i := range 5 {
+			time.Sleep(100 * time.Millisecond)
+			app.write(t, fmt.Sprintf("late %d\n", i))
+		}
+	}()
+	m, err := sh.Seal(context.Background(), src, SealInfo{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-done
+	checkSealed(t, s, src, m, app.bytes())
 }

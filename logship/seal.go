@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/minio/minio-go/v7"
@@ -43,13 +44,18 @@ type Manifest struct {
 // Seal ships the rest of src's file (up to its current end, including a last
 // line without '\n'), stores the whole log as one object PREFIX log and a
 // Manifest as PREFIX manifest.json, saves a Sealed checkpoint, stops a running
-// Follow of src, and removes the chunks. Call it once the task has ended and
-// the file stopped growing. Seal is idempotent: on a sealed source it returns
+// Follow of src, and removes the chunks. Call it once the task has ended;
+// Seal itself first waits (at most settleRounds PollIntervals) until the
+// file's size holds still for one PollInterval, since a job's last writes
+// on another node may show up late on a shared file system. Seal is idempotent: on a sealed source it returns
 // the stored manifest (and retries chunk removal). On error nothing is marked
 // sealed and Seal may be called again; errors wrap ErrIntegrity when the
 // chunks do not match the checkpoint.
 func (sh *Shipper) Seal(ctx context.Context, src Source, info SealInfo) (Manifest, error) {
 	if err := src.validate(); err != nil {
+		return Manifest{}, err
+	}
+	if err := sh.settle(ctx, src); err != nil {
 		return Manifest{}, err
 	}
 	e := sh.acquire(src.Key)
@@ -95,6 +101,30 @@ func (sh *Shipper) Seal(ctx context.Context, src Source, info SealInfo) (Manifes
 	e.sealOnce.Do(func() { close(e.sealed) })
 	sh.removeChunks(ctx, src)
 	return m, nil
+}
+
+// settleRounds bounds how many PollIntervals Seal waits for a growing file.
+const settleRounds = 5
+
+// settle waits until the size of src's file is unchanged over one
+// PollInterval, for at most settleRounds intervals. A missing file is settled.
+func (sh *Shipper) settle(ctx context.Context, src Source) error {
+	prev := int64(-1)
+	for range settleRounds {
+		fi, err := os.Stat(src.Path)
+		if err != nil || fi.Size() == prev {
+			return nil
+		}
+		prev = fi.Size()
+		t := time.NewTimer(sh.opts.PollInterval)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	return nil
 }
 
 // removeChunks is cleanup after a durable seal: a failure leaves garbage that
