@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/minio/minio-go/v7"
 )
@@ -50,13 +51,14 @@ func BenchmarkShip(b *testing.B) {
 
 // BenchmarkShipAndSeal measures the whole way from a finished file to a sealed
 // object: shipping, then compose (or concatenation), manifest, chunk removal.
+// PollInterval is 10 ms so Seal's settle wait (one PollInterval) stays small.
 func BenchmarkShipAndSeal(b *testing.B) {
 	s := testStore(b)
 	path, _ := benchFile(b)
 	ctx := context.Background()
 	for i := 0; b.Loop(); i++ {
 		src := Source{Key: fmt.Sprintf("bench-%d", i), Path: path, Prefix: fmt.Sprintf("logs/logship-bench/seal-%d/", i)}
-		sh := NewShipper(s, newMemCheckpoints(), Options{})
+		sh := NewShipper(s, newMemCheckpoints(), Options{PollInterval: 10 * time.Millisecond})
 		if _, err := sh.Seal(ctx, src, SealInfo{}); err != nil {
 			b.Fatal(err)
 		}

@@ -1,6 +1,7 @@
 package logship
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding"
@@ -106,11 +107,7 @@ func (cp Checkpoint) advance(data []byte) (Checkpoint, error) {
 	next.Offset += int64(len(data))
 	next.FileOffset += int64(len(data))
 	next.NextChunk++
-	for _, b := range data {
-		if b == '\n' {
-			next.Newlines++
-		}
-	}
+	next.Newlines += int64(bytes.Count(data, []byte{'\n'}))
 	if len(data) > 0 {
 		next.LastByte = data[len(data)-1]
 	}
