@@ -95,6 +95,7 @@ func NewShipper(store *Store, cps Checkpoints, opts Options) *Shipper {
 	return &Shipper{store: store, cps: cps, opts: opts, bufs: bufs, entries: map[string]*entry{}}
 }
 
+// acquire returns the entry of key, creating it, and counts a use.
 func (sh *Shipper) acquire(key string) *entry {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
@@ -107,14 +108,19 @@ func (sh *Shipper) acquire(key string) *entry {
 	return e
 }
 
+// release drops a use of e; the last one forgets the entry and closes its
+// file (outside Shipper.mu, so a slow step of this source blocks no other).
 func (sh *Shipper) release(key string, e *entry) {
 	sh.mu.Lock()
-	defer sh.mu.Unlock()
 	e.users--
-	if e.users > 0 {
+	last := e.users == 0
+	if last {
+		delete(sh.entries, key)
+	}
+	sh.mu.Unlock()
+	if !last {
 		return
 	}
-	delete(sh.entries, key)
 	e.mu.Lock()
 	if e.file != nil {
 		e.file.Close()
