@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
@@ -16,12 +17,8 @@ import (
 // shared by both benchmarks so their MB/s compare the same bytes.
 func benchFile(b *testing.B) (string, int64) {
 	b.Helper()
-	mb, _ := strconv.Atoi(os.Getenv("BATCHGATE_BENCH_MB"))
-	if mb <= 0 {
-		mb = 64
-	}
-	path := filepath.Join(os.TempDir(), fmt.Sprintf("logship-bench-%d.log", mb))
-	size := int64(mb) << 20
+	size := benchBytes()
+	path := filepath.Join(os.TempDir(), fmt.Sprintf("logship-bench-%d.log", size>>20))
 	if fi, err := os.Stat(path); err != nil || fi.Size() != size {
 		writeBigLog(b, path, size)
 	}
@@ -36,6 +33,7 @@ func BenchmarkShip(b *testing.B) {
 	s := testStore(b)
 	path, _ := benchFile(b)
 	ctx := context.Background()
+	defer reportCPU(b)()
 	for i := 0; b.Loop(); i++ {
 		src := Source{Key: fmt.Sprintf("bench-%d", i), Path: path, Prefix: fmt.Sprintf("logs/logship-bench/ship-%d/", i)}
 		sh := NewShipper(s, newMemCheckpoints(), Options{})
@@ -56,6 +54,7 @@ func BenchmarkShipAndSeal(b *testing.B) {
 	s := testStore(b)
 	path, _ := benchFile(b)
 	ctx := context.Background()
+	defer reportCPU(b)()
 	for i := 0; b.Loop(); i++ {
 		src := Source{Key: fmt.Sprintf("bench-%d", i), Path: path, Prefix: fmt.Sprintf("logs/logship-bench/seal-%d/", i)}
 		sh := NewShipper(s, newMemCheckpoints(), Options{PollInterval: 10 * time.Millisecond})
@@ -73,6 +72,7 @@ func BenchmarkPutObjectBaseline(b *testing.B) {
 	s := testStore(b)
 	path, size := benchFile(b)
 	ctx := context.Background()
+	defer reportCPU(b)()
 	for i := 0; b.Loop(); i++ {
 		f, err := os.Open(path)
 		if err != nil {
@@ -87,4 +87,33 @@ func BenchmarkPutObjectBaseline(b *testing.B) {
 	}
 	b.StopTimer()
 	removePrefix(s, "logs/logship-bench/")
+}
+
+// reportCPU reports this process's CPU seconds (user+system) per GiB moved;
+// the MinIO server's own CPU is not included.
+func reportCPU(b *testing.B) func() {
+	before := cpuTime()
+	return func() {
+		gib := float64(b.N) * float64(benchBytes()) / (1 << 30)
+		if gib > 0 {
+			b.ReportMetric((cpuTime()-before).Seconds()/gib, "cpu-s/GiB")
+		}
+	}
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// benchBytes is the benchmark file's size: BATCHGATE_BENCH_MB MiB, default 64.
+func benchBytes() int64 {
+	mb, _ := strconv.Atoi(os.Getenv("BATCHGATE_BENCH_MB"))
+	if mb <= 0 {
+		mb = 64
+	}
+	return int64(mb) << 20
 }
