@@ -25,8 +25,8 @@
 // (without it), reports Tell() offsets it documents as inexact, reopens a
 // truncated file at offset 0 without telling the caller, keeps its poll
 // interval in a package global (watch.POLL_DURATION), and its polling watcher
-// calls os.Exit on an unexpected stat error (util.Fatal) — a user's chmod or
-// an NFS ESTALE would kill the gateway. Its polling "change detection" is a
+// calls os.Exit on an unexpected stat error (util.Fatal) — an NFS ESTALE or EIO
+// would kill the gateway. Its polling "change detection" is a
 // stat loop, which is all logship needs. So logship does the same thing
 // explicitly: every PollInterval it fstat()s its open descriptor and stat()s
 // the path, reads new bytes with ReadAt from the exact checkpointed offset,
@@ -34,19 +34,31 @@
 // included). Polling, not inotify, because a shared file system does not
 // deliver inotify events for writes made on other nodes.
 //
+// # Using it
+//
+// Run Follow in a goroutine per running task; call Seal when the task has
+// ended (Follow then returns nil); serve Tail, Stream (SSE; the event id is
+// the byte offset) and Store.PresignLog. Checkpoints is the caller's durable
+// store. One Shipper per process; a source is shipped by one Shipper at a time.
+//
 // # Guarantees
 //
 //   - Exact offsets: Checkpoint.Offset is the number of log bytes stored in
 //     committed chunks; a chunk is committed only when its put succeeded and
 //     the checkpoint naming it was saved. A crash between the put and the save
-//     re-puts the same chunk number from the same offset (an overwrite), so no
-//     byte is lost or repeated.
+//     re-puts the same chunk numbers from the same offsets (overwrites; chunks
+//     past the checkpoint are never read and are removed at seal), so no
+//     byte is lost or repeated. A backlog is put up to MaxConcurrentPuts
+//     chunks at a time, then checkpointed once.
 //   - COS unreachable: puts are retried with exponential backoff; the backlog
 //     stays in the file and is shipped, in MaxChunk pieces, when COS returns.
 //   - Truncated file: recorded (Checkpoint.Truncated, Manifest.Truncated);
 //     shipping continues from the file's new start, appended to the log.
-//   - Deleted or replaced file: recorded (Deleted); bytes still written to the
-//     open descriptor are shipped; after a restart the path is not reopened.
+//   - Deleted or replaced file: recorded (Deleted); bytes the job still
+//     writes to the open descriptor are shipped. After a restart the path is
+//     reopened only if it is the same file (device:inode and its first 64
+//     bytes match the checkpoint); otherwise the shipped part is sealed.
+//   - Seal waits until the file's size holds still for one PollInterval.
 //   - Memory: at most MaxConcurrentPuts chunk buffers of MaxChunk bytes per
 //     Shipper; sealing streams (server-side compose or a piped PutObject with a
 //     fixed PartSize), so a GiB log is never held in memory.
