@@ -203,6 +203,14 @@ func TestCOSOutageLosesNothing(t *testing.T) {
 		t.Fatalf("Follow returned during the outage: %v", err)
 	default:
 	}
+	p.setDown(true) // a seal during an outage fails, marks nothing, and is retried
+	sctx, scancel := context.WithTimeout(ctx, 3*time.Second)
+	_, err = sh.Seal(sctx, src, SealInfo{State: "COMPLETED"})
+	scancel()
+	if err == nil {
+		t.Fatal("Seal succeeded while COS was unreachable")
+	}
+	p.setDown(false)
 	m, err := sh.Seal(ctx, src, SealInfo{State: "COMPLETED"})
 	if err != nil {
 		t.Fatal(err)
