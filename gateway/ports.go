@@ -128,10 +128,25 @@ type Images interface {
 	Command(r Run) ([]string, []Forward, error)
 }
 
-// Logs keeps task logs. Prepare makes the directory of a task's log file on HFS, as the task's
-// owner, before the job is submitted: Slurm opens the output file before the job runs, and a
-// missing or unwritable directory would fail the job with no log at all. Errors with CodeInvalid
-// mean the directory cannot be made (the task fails with that reason); others are retried.
+// Logs keeps task logs: written by the job on HFS, shipped to COS while it runs, sealed into one
+// object when it has ended, so they outlive the job.
 type Logs interface {
+	// Prepare makes the directory of a task's log file on HFS, as the task's owner, before the job
+	// is submitted: Slurm opens the output file before the job runs, and a missing or unwritable
+	// directory would fail the job with no log at all. CodeInvalid means the directory cannot be
+	// made (the task fails with that reason); other errors are retried.
 	Prepare(ctx context.Context, owner, logPath string) error
+	// Follow starts shipping a running task's log in the background, from its checkpoint; calling
+	// it again for the same task does nothing.
+	Follow(t *Task)
+	// Seal ships what is left of an ended task's log and stores it as one object with a manifest.
+	// It is safe to call again; errors (COS unreachable) mean "try later".
+	Seal(ctx context.Context, t *Task) error
+	// Tail returns the last n bytes of the log (CodeNotFound when there is none yet).
+	Tail(ctx context.Context, t *Task, n int64) ([]byte, error)
+	// Stream emits complete lines from byte offset from, each with the offset just past it, until
+	// the log is sealed and fully emitted, or ctx ends.
+	Stream(ctx context.Context, t *Task, from int64, emit func(next int64, line []byte) error) error
+	// DownloadURL is a short-lived URL of the sealed log (CodeConflict while it is not sealed).
+	DownloadURL(ctx context.Context, t *Task, ttl time.Duration) (string, error)
 }

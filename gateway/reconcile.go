@@ -94,15 +94,60 @@ func (s *Service) Reconcile(ctx context.Context) error {
 			} else {
 				unaccounted = append(unaccounted, t)
 			}
-		default:
+			if t.State == TaskRunning {
+				s.logs.Follow(t)
+			}
+		case !t.Accounted:
 			if js, ok := byJob[t.JobID]; ok && t.StopRequested && !js.State.Terminal() {
 				s.cancelOrphan(ctx, t) // stopped while its sbatch was in flight, and still queued
 			}
 			unaccounted = append(unaccounted, t)
+		default:
+			s.sealLog(t)
 		}
 	}
 	return s.settle(ctx, unaccounted)
 }
+
+// sealLog seals the log of a settled task in the background (it waits for the file to stop
+// growing, which must not hold up the poll), and records it. A task that never ran has no log.
+// A failure (COS unreachable) is retried on a later tick.
+func (s *Service) sealLog(t *Task) {
+	if t.StartedAt == nil {
+		s.markSealed(context.Background(), t.ID)
+		return
+	}
+	if !s.claim("seal:" + t.ID) {
+		return
+	}
+	s.sealing.Go(func() {
+		defer s.release("seal:" + t.ID)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+		defer cancel()
+		if err := s.logs.Seal(ctx, t); err != nil {
+			s.log.Warn("seal log; will retry", slog.String("task", t.ID), slog.Any("error", err))
+			return
+		}
+		s.markSealed(ctx, t.ID)
+	})
+}
+
+// markSealed records that a task's log is sealed, on the stored task (which may have changed
+// while its log was being sealed).
+func (s *Service) markSealed(ctx context.Context, taskID string) {
+	t, err := s.store.Task(ctx, taskID)
+	if err != nil {
+		s.log.Error("mark log sealed", slog.String("task", taskID), slog.Any("error", err))
+		return
+	}
+	t.LogSealed, t.UpdatedAt = true, s.cfg.Now().UTC()
+	if err := s.saveTask(ctx, t, ""); err != nil {
+		s.log.Error("mark log sealed", slog.String("task", taskID), slog.Any("error", err))
+	}
+}
+
+// WaitSealing waits for log seals in progress (at shutdown, after the reconciler has stopped).
+func (s *Service) WaitSealing() { s.sealing.Wait() }
 
 // due reports whether a SUBMITTING task should be (re)submitted now.
 func (s *Service) due(t *Task) bool {

@@ -42,6 +42,7 @@ type Service struct {
 	// the reconciler never submit the same task at once.
 	mu         sync.Mutex
 	submitting map[string]bool
+	sealing    sync.WaitGroup
 
 	stats ReconcileStats
 }

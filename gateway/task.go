@@ -38,6 +38,7 @@ type Task struct {
 	Accounted     bool      `json:"accounted" db:"accounted"`
 	LogPath       string    `json:"log_path" db:"log_path"`
 	LogObject     string    `json:"log_object" db:"log_object"`
+	LogSealed     bool      `json:"log_sealed" db:"log_sealed"`
 	Script        string    `json:"-" db:"script"`
 	StopRequested bool      `json:"stop_requested" db:"stop_requested"`
 	CreatedAt     time.Time `json:"created_at" db:"created_at"`

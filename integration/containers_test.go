@@ -1,6 +1,8 @@
 package integration
 
 import (
+	"bytes"
+	"io"
 	"net/http"
 	"os"
 	"strings"
@@ -26,6 +28,7 @@ type apiTask struct {
 	Begin      time.Time  `json:"begin"`
 	LogPath    string     `json:"log_path"`
 	Accounted  bool       `json:"accounted"`
+	LogSealed  bool       `json:"log_sealed"`
 	GPUs       int        `json:"gpus"`
 }
 
@@ -90,6 +93,27 @@ func TestManualContainerRunsToCompletion(t *testing.T) {
 	}
 	if gpus := strings.Split(strings.TrimPrefix(lines[1], "gpus="), ","); len(gpus) != 2 || gpus[0] == "" {
 		t.Errorf("the container saw GPUs %q, want the 2 allocated", lines[1])
+	}
+
+	// The log outlives the job: sealed in COS, byte-equal, downloadable.
+	g.waitTask(t, "alice", task.ID, 60*time.Second, "the log to be sealed", func(x apiTask) bool { return x.LogSealed })
+	var dl struct {
+		URL string `json:"url"`
+	}
+	if st := g.call(t, "alice", "GET", "/api/v1/tasks/"+task.ID+"/log/download", nil, &dl); st != http.StatusOK || dl.URL == "" {
+		t.Fatalf("download: %d %+v", st, dl)
+	}
+	resp, err := http.Get(dl.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !bytes.Equal(sealed, log) {
+		t.Fatalf("sealed log (%d) = %q, want the file %q", resp.StatusCode, sealed, log)
+	}
+	if st := g.call(t, "bob", "GET", "/api/v1/tasks/"+task.ID+"/log/download", nil, nil); st != http.StatusNotFound {
+		t.Errorf("bob downloading alice's log: %d, want 404", st)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"time"
 
 	"batchgate/apptainer"
 	"batchgate/gateway"
@@ -27,10 +28,14 @@ type Daemon struct {
 	log   *slog.Logger
 	db    *sqlite.DB
 	slurm *slurm.Client
+	cos   *logship.Store
 	sched *scheduler
+	logs  *logs
 	svc   *gateway.Service
 	http  *httpapi.Server
 	ln    net.Listener
+	// stopLogs ends the log followers, which live as long as the daemon, not as one request.
+	stopLogs context.CancelFunc
 }
 
 // New opens the database, builds the Service and the server, and binds the listen address
@@ -45,14 +50,21 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Daemon, err
 	if err != nil {
 		return nil, fmt.Errorf("image catalog: %w", err)
 	}
+	if d.cos, err = logship.NewStore(logship.COSConfig{Endpoint: cfg.COS.Endpoint, AccessKey: cfg.COS.AccessKey,
+		SecretKey: cfg.COS.SecretKey, Bucket: cfg.COS.Bucket, Region: cfg.COS.Region, UseTLS: cfg.COS.TLS,
+		RetentionDays: cfg.COS.RetentionDays}); err != nil {
+		return nil, fmt.Errorf("cos: %w", err)
+	}
 	if d.db, err = sqlite.Open(ctx, cfg.Database); err != nil {
 		return nil, err
 	}
+	logCtx, stopLogs := context.WithCancel(context.WithoutCancel(ctx))
+	d.stopLogs = stopLogs
 	d.sched = &scheduler{client: d.slurm, loc: cfg.Cluster.Location(), log: log}
+	d.logs = newLogs(logCtx, d.cos, d.db, slurmConfig(cfg).Wrapper, cfg.Cluster.CommandTimeout, log)
 	d.svc = gateway.NewService(serviceConfig(cfg), d.db, d.sched,
 		images{catalog: catalog, binary: cfg.Images.Apptainer, extraFlags: cfg.Images.ExtraFlags},
-		logs{wrapper: slurmConfig(cfg).Wrapper, timeout: cfg.Cluster.CommandTimeout},
-		gateway.NewBroker(10000), log)
+		d.logs, gateway.NewBroker(10000), log)
 	d.http = httpapi.New(httpapi.Options{
 		Logger:  log,
 		Checks:  d.readinessChecks(),
@@ -61,6 +73,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Daemon, err
 		Metrics: []func(w io.Writer){d.sched.writeMetrics},
 	})
 	if d.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+		stopLogs()
 		d.db.Close()
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
@@ -99,16 +112,10 @@ func serviceConfig(cfg config.Config) gateway.Config {
 
 // readinessChecks are /readyz's: the database opens, slurmctld answers, the COS bucket exists.
 func (d *Daemon) readinessChecks() []httpapi.Check {
-	cos := d.cfg.COS
 	return []httpapi.Check{
 		{Name: "database", Run: d.db.Ping},
 		{Name: "slurm", Run: d.slurm.Ping},
-		{Name: "cos", Run: func(ctx context.Context) error {
-			return logship.CheckBucket(ctx, logship.BucketTarget{
-				Endpoint: cos.Endpoint, AccessKey: cos.AccessKey, SecretKey: cos.SecretKey,
-				Bucket: cos.Bucket, Region: cos.Region, TLS: cos.TLS,
-			})
-		}},
+		{Name: "cos", Run: d.cos.Ready},
 	}
 }
 
@@ -126,10 +133,14 @@ func (d *Daemon) Store() *sqlite.DB { return d.db }
 func (d *Daemon) Run(ctx context.Context) error {
 	loopCtx, stopLoops := context.WithCancel(ctx)
 	var loops sync.WaitGroup
+	loops.Go(func() { d.ensureBucket(loopCtx) })
 	loops.Go(func() { d.svc.RunReconciler(loopCtx, d.cfg.Cluster.PollInterval) })
 	defer func() {
 		stopLoops()
 		loops.Wait()
+		d.svc.WaitSealing()
+		d.stopLogs()
+		d.logs.wait()
 	}()
 
 	served := make(chan error, 1)
@@ -147,6 +158,25 @@ func (d *Daemon) Run(ctx context.Context) error {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// ensureBucket creates the COS bucket (and its retention rule) when missing, retrying with backoff
+// while COS is unreachable: the gateway serves meanwhile, and logs wait on HFS.
+func (d *Daemon) ensureBucket(ctx context.Context) {
+	wait := time.Second
+	for {
+		err := d.cos.EnsureBucket(ctx)
+		if err == nil || ctx.Err() != nil {
+			return
+		}
+		d.log.Warn("COS bucket not ready; retrying", slog.Duration("in", wait), slog.Any("error", err))
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, time.Minute)
+	}
 }
 
 // Close releases the database. Call it after Run returns.

@@ -137,10 +137,21 @@ func (Images) Command(r gateway.Run) ([]string, []gateway.Forward, error) {
 	return []string{"apptainer", "-q", "exec", r.Image, "/bin/sh", "-c", r.Command}, nil, nil
 }
 
-// Logs makes no directories.
+// Logs makes no directories and keeps no logs: every task's log is empty and sealed at once.
 type Logs struct{}
 
 func (Logs) Prepare(context.Context, string, string) error { return nil }
+func (Logs) Follow(*gateway.Task)                          {}
+func (Logs) Seal(context.Context, *gateway.Task) error     { return nil }
+func (Logs) Tail(context.Context, *gateway.Task, int64) ([]byte, error) {
+	return nil, gateway.Errorf(gateway.CodeNotFound, "no log")
+}
+func (Logs) Stream(context.Context, *gateway.Task, int64, func(int64, []byte) error) error {
+	return nil
+}
+func (Logs) DownloadURL(context.Context, *gateway.Task, time.Duration) (string, error) {
+	return "", gateway.Errorf(gateway.CodeConflict, "not sealed")
+}
 
 // Clock is a settable time source.
 type Clock struct {

@@ -107,6 +107,8 @@ func (s *Server) routes() {
 	api.Get("/containers/:id/tasks", s.containerTasks)
 	api.Get("/tasks/:id", s.getTask)
 	api.Get("/tasks/:id/history", s.taskHistory)
+	api.Get("/tasks/:id/log", s.taskLog)
+	api.Get("/tasks/:id/log/download", s.taskLogDownload)
 }
 
 // Serve accepts connections on ln until Shutdown.

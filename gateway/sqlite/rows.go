@@ -142,6 +142,7 @@ type taskRow struct {
 	Accounted      bool              `db:"accounted"`
 	LogPath        string            `db:"log_path"`
 	LogObject      string            `db:"log_object"`
+	LogSealed      bool              `db:"log_sealed"`
 	Script         string            `db:"script"`
 	StopRequested  bool              `db:"stop_requested"`
 	CreatedAt      nanoTime          `db:"created_at"`
@@ -151,7 +152,7 @@ type taskRow struct {
 const taskColumns = `id, container_id, project, owner, flavor, job_id, state, reason, submit_attempts,
 	next_attempt_at, begin_at, submitted_at, eligible_at, started_at, ended_at, exit_code, exit_signal,
 	gpus, cpus, elapsed_seconds, gpu_hours, cpu_hours, cost, currency, price_per_hour, accounted,
-	log_path, log_object, script, stop_requested, created_at, updated_at`
+	log_path, log_object, log_sealed, script, stop_requested, created_at, updated_at`
 
 // taskInsert and taskUpdate name every column of taskColumns; the update leaves the identity
 // columns (id, container, project, owner, created_at) as first written.
@@ -163,7 +164,7 @@ var (
 		ended_at = :ended_at, exit_code = :exit_code, exit_signal = :exit_signal, gpus = :gpus,
 		cpus = :cpus, elapsed_seconds = :elapsed_seconds, gpu_hours = :gpu_hours, cpu_hours = :cpu_hours,
 		cost = :cost, currency = :currency, price_per_hour = :price_per_hour, accounted = :accounted,
-		log_path = :log_path, log_object = :log_object, script = :script,
+		log_path = :log_path, log_object = :log_object, log_sealed = :log_sealed, script = :script,
 		stop_requested = :stop_requested, updated_at = :updated_at
 		WHERE id = :id`
 )
@@ -177,7 +178,7 @@ func toTaskRow(t *gateway.Task) taskRow {
 		ExitCode: t.ExitCode, Signal: t.Signal, GPUs: t.GPUs, CPUs: t.CPUs, ElapsedSec: t.ElapsedSec,
 		GPUHours: t.GPUHours, CPUHours: t.CPUHours, Cost: t.Cost, Currency: t.Currency,
 		PricePerHour: t.PricePerHour, Accounted: t.Accounted, LogPath: t.LogPath, LogObject: t.LogObject,
-		Script: t.Script, StopRequested: t.StopRequested, CreatedAt: nt(t.CreatedAt), UpdatedAt: nt(t.UpdatedAt),
+		LogSealed: t.LogSealed, Script: t.Script, StopRequested: t.StopRequested, CreatedAt: nt(t.CreatedAt), UpdatedAt: nt(t.UpdatedAt),
 	}
 }
 
@@ -190,7 +191,7 @@ func (r taskRow) task() *gateway.Task {
 		ExitCode: r.ExitCode, Signal: r.Signal, GPUs: r.GPUs, CPUs: r.CPUs, ElapsedSec: r.ElapsedSec,
 		GPUHours: r.GPUHours, CPUHours: r.CPUHours, Cost: r.Cost, Currency: r.Currency,
 		PricePerHour: r.PricePerHour, Accounted: r.Accounted, LogPath: r.LogPath, LogObject: r.LogObject,
-		Script: r.Script, StopRequested: r.StopRequested, CreatedAt: r.CreatedAt.time(), UpdatedAt: r.UpdatedAt.time(),
+		LogSealed: r.LogSealed, Script: r.Script, StopRequested: r.StopRequested, CreatedAt: r.CreatedAt.time(), UpdatedAt: r.UpdatedAt.time(),
 	}
 }
 

@@ -140,7 +140,7 @@ func (s *DB) Tasks(ctx context.Context, containerID string) ([]*gateway.Task, er
 }
 
 // UnsettledTasks lists the tasks the reconciler still follows, oldest first: not terminal, or
-// terminal but not yet accounted.
+// terminal but not yet accounted or with the log not yet sealed.
 func (s *DB) UnsettledTasks(ctx context.Context) ([]*gateway.Task, error) {
 	return s.selectTasks(ctx, unsettledQuery)
 }
@@ -149,7 +149,7 @@ var (
 	tasksQuery = "SELECT " + taskColumns + " FROM tasks WHERE container_id = ? ORDER BY created_at DESC, id DESC"
 	// The condition is the tasks_unsettled index's, verbatim, so the planner uses that index.
 	unsettledQuery = "SELECT " + taskColumns +
-		" FROM tasks WHERE state IN ('SUBMITTING', 'PENDING', 'RUNNING') OR accounted = 0 ORDER BY created_at"
+		" FROM tasks WHERE state IN ('SUBMITTING', 'PENDING', 'RUNNING') OR accounted = 0 OR log_sealed = 0 ORDER BY created_at"
 )
 
 func (s *DB) selectTasks(ctx context.Context, query string, args ...any) ([]*gateway.Task, error) {

@@ -229,31 +229,32 @@ func TestTasksNewestFirstAndUnsettled(t *testing.T) {
 	c := newContainer("vision", "alice", "a", 0)
 	mustCreate(t, db, c)
 	final := map[string]struct {
-		state     gateway.TaskState
-		accounted bool
+		state             gateway.TaskState
+		accounted, sealed bool
 	}{
-		"t1": {gateway.TaskCompleted, true}, // settled
-		"t2": {gateway.TaskFailed, false},   // ended, not yet accounted
-		"t3": {gateway.TaskRunning, false},  // still running (current)
+		"t0": {gateway.TaskCompleted, true, false}, // accounted, log not yet sealed
+		"t1": {gateway.TaskCompleted, true, true},  // settled
+		"t2": {gateway.TaskFailed, false, false},   // ended, not yet accounted
+		"t3": {gateway.TaskRunning, false, false},  // still running (current)
 	}
-	for i, id := range []string{"t1", "t2", "t3"} {
+	for i, id := range []string{"t0", "t1", "t2", "t3"} {
 		task := newTask(id)
 		task.CreatedAt = t0.Add(time.Duration(i) * time.Minute)
 		if err := db.StartTask(ctx, c, task, ""); err != nil {
 			t.Fatal(err)
 		}
-		task.State, task.Accounted = final[id].state, final[id].accounted
+		task.State, task.Accounted, task.LogSealed = final[id].state, final[id].accounted, final[id].sealed
 		if err := db.SaveTask(ctx, task, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
 	tasks, err := db.Tasks(ctx, c.ID)
-	if err != nil || len(tasks) != 3 || tasks[0].ID != "t3" || tasks[2].ID != "t1" {
-		t.Fatalf("Tasks = %v (%v), want t3 t2 t1", ids(tasks), err)
+	if err != nil || len(tasks) != 4 || tasks[0].ID != "t3" || tasks[3].ID != "t0" {
+		t.Fatalf("Tasks = %v (%v), want t3 t2 t1 t0", ids(tasks), err)
 	}
 	un, err := db.UnsettledTasks(ctx)
-	if err != nil || !reflect.DeepEqual(ids(un), []string{"t2", "t3"}) {
-		t.Errorf("UnsettledTasks = %v (%v), want [t2 t3]", ids(un), err)
+	if err != nil || !reflect.DeepEqual(ids(un), []string{"t0", "t2", "t3"}) {
+		t.Errorf("UnsettledTasks = %v (%v), want [t0 t2 t3]", ids(un), err)
 	}
 }
 
