@@ -309,3 +309,16 @@ func (s *Service) RefreshContainer(ctx context.Context, p Principal, id string) 
 	}
 	return s.GetContainer(ctx, p, id)
 }
+
+// PreviewScript returns the batch script a container with spec, owned by p, would submit if it
+// were created and started now — without storing anything. It is the same validation and the same
+// renderer as a real start, for users who read or submit the script by hand.
+func (s *Service) PreviewScript(ctx context.Context, p Principal, spec ContainerSpec) (string, error) {
+	if err := s.checkSpec(ctx, p, &spec); err != nil {
+		return "", err
+	}
+	c := &Container{ID: "ctr_preview", Project: spec.Project, Owner: p.User, Name: spec.Name, Image: spec.Image,
+		Flavor: spec.Flavor, Command: spec.Command, Env: spec.Env, Schedule: spec.Schedule, State: Inactive}
+	_, script, err := s.prepareTask(ctx, c)
+	return string(script), err
+}

@@ -181,3 +181,20 @@ func (d *Daemon) ensureBucket(ctx context.Context) {
 
 // Close releases the database. Call it after Run returns.
 func (d *Daemon) Close() error { return d.db.Close() }
+
+// NewScriptService builds a Service that can validate specs and render batch scripts without a
+// database, a listener or COS: what `batchgate script` needs on a login node.
+func NewScriptService(cfg config.Config, log *slog.Logger) (*gateway.Service, error) {
+	client, err := slurm.New(slurmConfig(cfg))
+	if err != nil {
+		return nil, fmt.Errorf("slurm: %w", err)
+	}
+	catalog, err := apptainer.NewCatalog(apptainer.CatalogConfig{Dirs: cfg.Images.Dirs})
+	if err != nil {
+		return nil, fmt.Errorf("image catalog: %w", err)
+	}
+	sched := &scheduler{client: client, loc: cfg.Cluster.Location(), log: log}
+	return gateway.NewService(serviceConfig(cfg), nil, sched,
+		images{catalog: catalog, binary: cfg.Images.Apptainer, extraFlags: cfg.Images.ExtraFlags},
+		nil, gateway.NewBroker(1), log), nil
+}
