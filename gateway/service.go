@@ -280,7 +280,7 @@ func messageOf(err error) string {
 	return err.Error()
 }
 
-// HomeDir, WorkDir are the user's HFS directories.
+// HomeDir is the user's HFS home directory.
 func (s *Service) HomeDir(user string) string {
 	return strings.ReplaceAll(s.cfg.HomeTemplate, "{user}", user)
 }

@@ -357,3 +357,23 @@ func asError(err error, target **gateway.Error) bool {
 	}
 	return ok
 }
+
+// TestForgedCommentIsNotAdopted: anyone may put any comment on their own job; a job of another
+// user carrying a task's id must not be taken for that task's.
+func TestForgedCommentIsNotAdopted(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t)
+	c := h.create(t, alice, nil)
+	h.slurm.Down = true
+	task, _ := h.svc.StartContainer(ctx, alice, c.ID, "")
+	h.slurm.Down = false
+	h.slurm.Forge("999", "mallory", task.ID)
+	h.clock.Add(time.Minute)
+	if err := h.svc.Reconcile(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := h.svc.GetTask(ctx, alice, task.ID)
+	if got.JobID == "999" || got.JobID == "" || h.slurm.Submitted() != 1 {
+		t.Fatalf("task took job %q (%d submissions); want its own submission, not mallory's job", got.JobID, h.slurm.Submitted())
+	}
+}

@@ -190,6 +190,29 @@ func TestRenderedBodyRunsExactArgvAndEnv(t *testing.T) {
 	}
 }
 
+// TestRenderForwardsRunTimeVariables: a Forward sets a variable from another of the job's own
+// environment when the job starts; names that are not plain identifiers are refused.
+func TestRenderForwardsRunTimeVariables(t *testing.T) {
+	spec := fullSpec()
+	spec.Forward = []Forward{{Name: "APPTAINERENV_CUDA_VISIBLE_DEVICES", From: "FAKE_GPUS"}, {Name: "EMPTY", From: "UNSET_VAR"}}
+	spec.Command = []string{"sh", "-c", `printf '%s|%s' "$APPTAINERENV_CUDA_VISIBLE_DEVICES" "${EMPTY-unset}"`}
+	script, err := Render(spec, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("bash", "-s")
+	cmd.Env = []string{"PATH=/usr/bin:/bin", "FAKE_GPUS=0,1"} // as Slurm sets CUDA_VISIBLE_DEVICES on the node
+	cmd.Stdin = bytes.NewReader(script)
+	out, err := cmd.Output()
+	if got := string(out); err != nil || got != "0,1|" {
+		t.Errorf("forwarded = %q, want %q", got, "0,1|")
+	}
+	spec.Forward = []Forward{{Name: "X", From: "$(id)"}}
+	if _, err := Render(spec, nil); err == nil {
+		t.Error("a Forward from a non-identifier was rendered")
+	}
+}
+
 // FuzzRender: any input is either refused with a *RenderError, or renders a
 // script that bash -n accepts and whose body runs exactly the given argv.
 func FuzzRender(f *testing.F) {
