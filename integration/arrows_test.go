@@ -2,6 +2,7 @@ package integration
 
 import (
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -34,6 +35,9 @@ func TestArchitectureArrows(t *testing.T) {
 		if d != "batchgate/gateway" {
 			t.Errorf("batchgate/gateway depends on %s; the domain imports the standard library only", d)
 		}
+	}
+	if slices.Contains(imports("batchgate/gateway"), "os/exec") {
+		t.Error("batchgate/gateway imports os/exec; only the slurm package runs Slurm's commands")
 	}
 	// Leaves never import the domain or each other.
 	leaves := []string{"batchgate/slurm", "batchgate/apptainer", "batchgate/logship"}
