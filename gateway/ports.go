@@ -49,6 +49,8 @@ type Store interface {
 	// yet accounted from sacct.
 	UnsettledTasks(ctx context.Context) ([]*Task, error)
 	TaskEvents(ctx context.Context, taskID string) ([]TaskEvent, error)
+	// TaskCounts counts all tasks by state (for /metrics).
+	TaskCounts(ctx context.Context) (map[TaskState]int, error)
 }
 
 // ReplayError says an idempotency key was used before; ID is the resource that request made.

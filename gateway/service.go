@@ -322,3 +322,8 @@ func newID(prefix string) string {
 	_, _ = rand.Read(r[:])
 	return fmt.Sprintf("%s_%013x%s", prefix, time.Now().UnixMicro(), hex.EncodeToString(r[:]))
 }
+
+// TaskCounts counts all tasks by state, for monitoring.
+func (s *Service) TaskCounts(ctx context.Context) (map[TaskState]int, error) {
+	return s.store.TaskCounts(ctx)
+}

@@ -321,7 +321,7 @@ func TestMetrics(t *testing.T) {
 	a.do(t, "alice", "GET", "/api/v1/flavors", "")
 	status, _, body := a.do(t, "", "GET", "/metrics", "")
 	if status != 200 || !strings.Contains(string(body), `batchgate_http_requests_total{method="GET",route="/api/v1/flavors",status="200"} 1`) ||
-		!strings.Contains(string(body), "batchgate_reconcile_ticks_total") {
+		!strings.Contains(string(body), "batchgate_reconcile_ticks_total") || !strings.Contains(string(body), "# TYPE batchgate_tasks gauge") {
 		t.Fatalf("metrics: %d\n%s", status, body)
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+
+	"batchgate/gateway"
 )
 
 // httpMetrics counts requests by route and status, and their latency, in Prometheus terms.
@@ -96,6 +98,18 @@ func (s *Server) serveMetrics(c *fiber.Ctx) error {
 		fmt.Fprintln(&b, "# TYPE batchgate_reconcile_duration_seconds summary")
 		fmt.Fprintf(&b, "batchgate_reconcile_duration_seconds_sum %g\n", float64(st.DurationSumNs.Load())/1e9)
 		fmt.Fprintf(&b, "batchgate_reconcile_duration_seconds_count %d\n", st.Ticks.Load())
+		if counts, err := s.svc.TaskCounts(c.UserContext()); err == nil {
+			fmt.Fprintln(&b, "# HELP batchgate_tasks Tasks by state.")
+			fmt.Fprintln(&b, "# TYPE batchgate_tasks gauge")
+			states := make([]string, 0, len(counts))
+			for st := range counts {
+				states = append(states, string(st))
+			}
+			sort.Strings(states)
+			for _, st := range states {
+				fmt.Fprintf(&b, "batchgate_tasks{state=%q} %d\n", st, counts[gateway.TaskState(st)])
+			}
+		}
 		fmt.Fprintln(&b, "# HELP batchgate_event_subscribers Open server-sent event streams.")
 		fmt.Fprintln(&b, "# TYPE batchgate_event_subscribers gauge")
 		fmt.Fprintf(&b, "batchgate_event_subscribers %d\n", s.svc.Events().Subscribers())

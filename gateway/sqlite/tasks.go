@@ -183,3 +183,19 @@ func (s *DB) TaskEvents(ctx context.Context, taskID string) ([]gateway.TaskEvent
 	}
 	return events, nil
 }
+
+// TaskCounts counts all tasks by state.
+func (s *DB) TaskCounts(ctx context.Context) (map[gateway.TaskState]int, error) {
+	var rows []struct {
+		State gateway.TaskState `db:"state"`
+		N     int               `db:"n"`
+	}
+	if err := s.db.SelectContext(ctx, &rows, "SELECT state, COUNT(*) AS n FROM tasks GROUP BY state"); err != nil {
+		return nil, fmt.Errorf("count tasks: %w", err)
+	}
+	counts := make(map[gateway.TaskState]int, len(rows))
+	for _, r := range rows {
+		counts[r.State] = r.N
+	}
+	return counts, nil
+}
