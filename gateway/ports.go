@@ -37,7 +37,8 @@ type Store interface {
 
 	// StartTask records t (state SUBMITTING) as c's current task and moves c from Inactive to Ready,
 	// atomically; CodeConflict when c is not Inactive any more. With a key already used by the owner
-	// for a start, nothing changes and the earlier task's id comes back in a *ReplayError.
+	// for a start, nothing changes and the earlier task's id comes back in a *ReplayError. (The
+	// Service puts the caller in the key, so a key is the caller's, not the owner's.)
 	StartTask(ctx context.Context, c *Container, t *Task, key string) error
 	// SaveTask writes t, appends ev to its history when ev is not nil, and sets the state of t's
 	// container to ContainerStateFor(t.State) when t is its current task — all in one transaction.

@@ -19,6 +19,7 @@ func (s *Service) StartContainer(ctx context.Context, p Principal, id, key strin
 	if err != nil {
 		return nil, err
 	}
+	key = callerKey(p, key)
 	if key != "" {
 		// A replayed start answers with its task even though the container is no longer Inactive.
 		if t, ok, err := s.replayedStart(ctx, c, key); ok || err != nil {
@@ -36,7 +37,7 @@ func (s *Service) StartContainer(ctx context.Context, p Principal, id, key strin
 	err = s.store.StartTask(ctx, c, t, key)
 	var replay *ReplayError
 	if errors.As(err, &replay) {
-		return s.store.Task(ctx, replay.ID)
+		return s.replayedTask(ctx, c, replay.ID)
 	}
 	if err != nil {
 		return nil, err
@@ -59,7 +60,7 @@ func (s *Service) replayedStart(ctx context.Context, c *Container, key string) (
 	err := s.store.StartTask(ctx, c, &Task{}, key)
 	var replay *ReplayError
 	if errors.As(err, &replay) {
-		t, err := s.store.Task(ctx, replay.ID)
+		t, err := s.replayedTask(ctx, c, replay.ID)
 		return t, true, err
 	}
 	return nil, false, nil

@@ -70,6 +70,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Daemon, err
 		Checks:  d.readinessChecks(),
 		Service: d.svc,
 		Auth:    gateway.Authenticator{Tokens: d.db},
+		Audit:   d.db,
 		Metrics: []func(w io.Writer){d.sched.writeMetrics},
 	})
 	if d.ln, err = net.Listen("tcp", cfg.Listen); err != nil {

@@ -46,7 +46,7 @@ func newAPI(t *testing.T, loc *time.Location) *api {
 		HomeTemplate: "/hfs/home/{user}", WorkTemplate: "/hfs/work/{user}", LogDirTemplate: "{work}/.batchgate/logs",
 	}, db, sched, gatewaytest.Images{}, gatewaytest.Logs{}, gateway.NewBroker(100), log)
 	a := &api{slurm: sched, db: db, tokens: map[string]string{}}
-	a.srv = httpapi.New(httpapi.Options{Logger: log, Service: svc, Auth: gateway.Authenticator{Tokens: db}, BodyLimit: 64 << 10})
+	a.srv = httpapi.New(httpapi.Options{Logger: log, Service: svc, Auth: gateway.Authenticator{Tokens: db}, Audit: db, BodyLimit: 64 << 10})
 	now := time.Now().UTC()
 	must := func(err error) {
 		if err != nil {

@@ -32,6 +32,9 @@ type Options struct {
 	Service *gateway.Service
 	// Auth turns a bearer token into a principal.
 	Auth Authenticator
+	// Audit is the audit trail: every authenticated change is recorded in it, and admins read it
+	// at /api/v1/audit. Nil records nothing (the route then answers 503).
+	Audit gateway.AuditLog
 	// Metrics are extra Prometheus text writers appended to /metrics (Slurm calls, tasks ...).
 	Metrics []func(w io.Writer)
 }
@@ -91,6 +94,7 @@ func (s *Server) routes() {
 	api := s.app.Group("/api/v1")
 	api.Get("/openapi.json", s.openAPI)
 	api.Use(s.authenticate)
+	api.Use(s.auditChanges)
 	api.Get("/flavors", s.listFlavors)
 	api.Get("/images", s.listImages)
 	api.Get("/estimate", s.estimate)
@@ -109,6 +113,7 @@ func (s *Server) routes() {
 	api.Get("/tasks/:id/history", s.taskHistory)
 	api.Get("/tasks/:id/log", s.taskLog)
 	api.Get("/tasks/:id/log/download", s.taskLogDownload)
+	api.Get("/audit", s.listAudit)
 }
 
 // Serve accepts connections on ln until Shutdown.

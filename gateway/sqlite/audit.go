@@ -4,23 +4,16 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"time"
 
 	"batchgate/gateway"
 )
 
-// AuditEntry is one line of the audit trail: who did what to which resource, from where, and how
-// it ended. The trail is append-only (the database refuses updates and deletions).
-type AuditEntry struct {
-	ID       int64     `json:"id"`
-	At       time.Time `json:"at"`
-	Actor    string    `json:"actor"`
-	Action   string    `json:"action"`
-	Resource string    `json:"resource,omitempty"`
-	Detail   string    `json:"detail,omitempty"`
-	Remote   string    `json:"remote,omitempty"`
-	Result   string    `json:"result,omitempty"`
-}
+// AuditEntry is one line of the audit trail (gateway.AuditEntry). The trail is append-only: the
+// database refuses updates and deletions.
+type AuditEntry = gateway.AuditEntry
+
+// AuditFilter selects audit entries (gateway.AuditFilter).
+type AuditFilter = gateway.AuditFilter
 
 type auditRow struct {
 	ID       int64    `db:"id"`
@@ -28,21 +21,10 @@ type auditRow struct {
 	Actor    string   `db:"actor"`
 	Action   string   `db:"action"`
 	Resource string   `db:"resource"`
+	Project  string   `db:"project"`
 	Detail   string   `db:"detail"`
 	Remote   string   `db:"remote"`
 	Result   string   `db:"result"`
-}
-
-// AuditFilter selects audit entries; empty fields match everything. BeforeID pages backwards:
-// only entries with a smaller id (pass the last id of the previous page).
-type AuditFilter struct {
-	Actor    string
-	Action   string
-	Resource string
-	Since    time.Time // inclusive
-	Until    time.Time // exclusive
-	BeforeID int64
-	Limit    int // default 100, at most 1000
 }
 
 // AppendAudit appends e to the trail (a zero At becomes now) and returns its id. Returns
@@ -61,8 +43,8 @@ func (s *DB) AppendAudit(ctx context.Context, e AuditEntry) (int64, error) {
 	if e.At.IsZero() {
 		e.At = s.now()
 	}
-	res, err := s.db.ExecContext(ctx, `INSERT INTO audit (at, actor, action, resource, detail, remote, result)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`, nt(e.At), e.Actor, e.Action, e.Resource, e.Detail, e.Remote, e.Result)
+	res, err := s.db.ExecContext(ctx, `INSERT INTO audit (at, actor, action, resource, project, detail, remote, result)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, nt(e.At), e.Actor, e.Action, e.Resource, e.Project, e.Detail, e.Remote, e.Result)
 	if err != nil {
 		return 0, fmt.Errorf("append audit: %w", err)
 	}
@@ -73,13 +55,13 @@ func (s *DB) AppendAudit(ctx context.Context, e AuditEntry) (int64, error) {
 	return id, nil
 }
 
-// Audit returns the entries matching f, newest first.
+// Audit returns the entries matching f, newest first: at most f.Limit (default 100, at most 1000).
 func (s *DB) Audit(ctx context.Context, f AuditFilter) ([]AuditEntry, error) {
 	limit := f.Limit
 	if limit <= 0 {
-		limit = 100
+		limit = gateway.DefaultAuditLimit
 	}
-	limit = min(limit, 1000)
+	limit = min(limit, gateway.MaxAuditLimit+1) // +1: a caller may ask one more to see if a next page exists
 	where := []string{"1"}
 	var args []any
 	add := func(cond string, arg any) {
@@ -95,6 +77,18 @@ func (s *DB) Audit(ctx context.Context, f AuditFilter) ([]AuditEntry, error) {
 	if f.Resource != "" {
 		add("resource = ?", f.Resource)
 	}
+	if f.Project != "" {
+		add("project = ?", f.Project)
+	}
+	if f.Projects != nil {
+		if len(f.Projects) == 0 {
+			return []AuditEntry{}, nil
+		}
+		where = append(where, "project IN (?"+strings.Repeat(", ?", len(f.Projects)-1)+")")
+		for _, p := range f.Projects {
+			args = append(args, p)
+		}
+	}
 	if !f.Since.IsZero() {
 		add("at >= ?", nt(f.Since))
 	}
@@ -105,14 +99,14 @@ func (s *DB) Audit(ctx context.Context, f AuditFilter) ([]AuditEntry, error) {
 		add("id < ?", f.BeforeID)
 	}
 	var rows []auditRow
-	err := s.db.SelectContext(ctx, &rows, `SELECT id, at, actor, action, resource, detail, remote, result
+	err := s.db.SelectContext(ctx, &rows, `SELECT id, at, actor, action, resource, project, detail, remote, result
 		FROM audit WHERE `+strings.Join(where, " AND ")+" ORDER BY id DESC LIMIT ?", append(args, limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("read audit: %w", err)
 	}
 	out := make([]AuditEntry, len(rows))
 	for i, r := range rows {
-		out[i] = AuditEntry{ID: r.ID, At: r.At.time(), Actor: r.Actor, Action: r.Action, Resource: r.Resource,
+		out[i] = AuditEntry{ID: r.ID, At: r.At.time(), Actor: r.Actor, Action: r.Action, Resource: r.Resource, Project: r.Project,
 			Detail: r.Detail, Remote: r.Remote, Result: r.Result}
 	}
 	return out, nil

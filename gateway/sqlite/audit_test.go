@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -62,5 +63,42 @@ func TestAuditAppendFilterAndAppendOnly(t *testing.T) {
 	}
 	if n := count(AuditFilter{}); n != 4 {
 		t.Errorf("after tampering attempts: %d entries", n)
+	}
+}
+
+func TestAuditProjectFilters(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t)
+	for _, e := range []AuditEntry{
+		{Actor: "alice", Action: "container.create", Resource: "c1", Project: "vision", Result: "ok"},
+		{Actor: "carol", Action: "container.create", Resource: "c2", Project: "speech", Result: "ok"},
+		{Actor: "root", Action: "admin.user.add", Resource: "user/dave", Result: "ok"},
+	} {
+		if _, err := db.AppendAudit(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, tc := range map[string]struct {
+		f    AuditFilter
+		want string
+	}{
+		"one project":         {AuditFilter{Project: "speech"}, "c2"},
+		"projects":            {AuditFilter{Projects: []string{"vision", "nope"}}, "c1"},
+		"both":                {AuditFilter{Projects: []string{"vision", "speech"}}, "c2,c1"},
+		"empty project list":  {AuditFilter{Projects: []string{}}, ""},
+		"project and list":    {AuditFilter{Project: "speech", Projects: []string{"vision"}}, ""},
+		"site-wide unchanged": {AuditFilter{Actor: "root"}, "user/dave"},
+	} {
+		got, err := db.Audit(ctx, tc.f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, e := range got {
+			ids = append(ids, e.Resource)
+		}
+		if strings.Join(ids, ",") != tc.want {
+			t.Errorf("%s: %q, want %q", name, strings.Join(ids, ","), tc.want)
+		}
 	}
 }

@@ -141,6 +141,11 @@ func TestTokenStates(t *testing.T) {
 		if !strings.Contains(err.Error(), tc.says) {
 			t.Errorf("%s: %q does not say %q", tc.hash, err, tc.says)
 		}
+		for _, secret := range []string{"alice", "bob", "old", "laptop"} { // users and token names
+			if strings.Contains(err.Error(), secret) {
+				t.Errorf("%s: %q names %q", tc.hash, err, secret)
+			}
+		}
 	}
 
 	tokens, err := db.Tokens(ctx, "alice")

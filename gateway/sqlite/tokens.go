@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"crypto/subtle"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -96,32 +97,49 @@ func (s *DB) RevokeToken(ctx context.Context, id string) error {
 	return affectedOne(res, err, "token", id)
 }
 
+// Why each token was refused: the problem says which case, and nothing about whose token it is
+// (no user or token name), so a stolen or guessed secret learns nothing more than its state.
+var (
+	errUnknownToken = gateway.Errorf(gateway.CodeUnauthorized, "unknown token")
+	errRevoked      = gateway.Errorf(gateway.CodeUnauthorized, "the token was revoked")
+	errExpired      = gateway.Errorf(gateway.CodeUnauthorized, "the token has expired")
+	errDisabled     = gateway.Errorf(gateway.CodeUnauthorized, "the token's user is disabled")
+)
+
 // PrincipalByTokenHash returns who holds the token whose secret hashes to hash, at now: the user,
 // whether they are a site admin, and their roles by project. It records the token's last use
 // (at most once a minute). Returns a CodeUnauthorized *gateway.Error saying why when the token
-// is unknown, revoked, expired (at or after expires_at), or its user is disabled.
+// is unknown, revoked, expired (at or after expires_at), or its user is disabled; the message
+// names neither the user nor the token.
+//
+// The row is found by an index lookup on the hash. That comparison is not constant-time, but
+// what it could leak through timing is a prefix of a SHA-256 of a 256-bit random secret, which
+// does not help to find the secret; the hash found is compared again in constant time, so no
+// branch depends on secret material byte by byte.
 func (s *DB) PrincipalByTokenHash(ctx context.Context, hash string, now time.Time) (gateway.Principal, error) {
 	var r struct {
 		tokenRow
-		SiteAdmin bool `db:"site_admin"`
-		Disabled  bool `db:"disabled"`
+		Hash      string `db:"hash"`
+		SiteAdmin bool   `db:"site_admin"`
+		Disabled  bool   `db:"disabled"`
 	}
-	err := s.db.GetContext(ctx, &r, `SELECT t.id, t.user, t.name, t.created_at, t.expires_at, t.revoked_at,
+	err := s.db.GetContext(ctx, &r, `SELECT t.id, t.user, t.name, t.hash, t.created_at, t.expires_at, t.revoked_at,
 		t.last_used_at, u.site_admin, u.disabled FROM tokens t JOIN users u ON u.name = t.user WHERE t.hash = ?`, hash)
 	if errors.Is(err, sql.ErrNoRows) {
-		return gateway.Principal{}, gateway.Errorf(gateway.CodeUnauthorized, "unknown token")
+		return gateway.Principal{}, errUnknownToken
 	}
 	if err != nil {
 		return gateway.Principal{}, fmt.Errorf("authenticate: %w", err)
 	}
 	switch {
+	case subtle.ConstantTimeCompare([]byte(r.Hash), []byte(hash)) != 1:
+		return gateway.Principal{}, errUnknownToken // only a collation surprise could get here
 	case r.RevokedAt.ptr() != nil:
-		return gateway.Principal{}, gateway.Errorf(gateway.CodeUnauthorized, "token %q was revoked", r.Name)
+		return gateway.Principal{}, errRevoked
 	case r.ExpiresAt.ptr() != nil && !now.Before(r.ExpiresAt.time()):
-		return gateway.Principal{}, gateway.Errorf(gateway.CodeUnauthorized, "token %q expired at %s",
-			r.Name, r.ExpiresAt.time().Format(time.RFC3339))
+		return gateway.Principal{}, errExpired
 	case r.Disabled:
-		return gateway.Principal{}, gateway.Errorf(gateway.CodeUnauthorized, "user %q is disabled", r.User)
+		return gateway.Principal{}, errDisabled
 	}
 	projects, err := roles(ctx, s.db, r.User)
 	if err != nil {

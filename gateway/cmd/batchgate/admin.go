@@ -58,8 +58,15 @@ func admin(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer db.Close()
-	a := adminCmd{db: db, out: stdout, opts: opts}
-	if err := a.run(ctx, object, verb); err != nil {
+	a := adminCmd{db: db, out: stdout, opts: opts, created: new(string)}
+	err = a.run(ctx, object, verb)
+	if adminChanges[verb] {
+		if aerr := a.audit(ctx, object, verb, err); aerr != nil {
+			// The change is made; say that its record is missing rather than hide it.
+			fmt.Fprintf(stderr, "batchgate admin: warning: the audit entry was not recorded: %v\n", aerr)
+		}
+	}
+	if err != nil {
 		if opts.existOK && gateway.ErrorCode(err) == gateway.CodeConflict {
 			return nil
 		}
@@ -89,6 +96,8 @@ type adminCmd struct {
 	db   *sqlite.DB
 	out  io.Writer
 	opts adminFlags
+	// created is the id of a token made by this command, for its audit entry.
+	created *string
 }
 
 func (a adminCmd) run(ctx context.Context, object, verb string) error {
@@ -195,6 +204,7 @@ func (a adminCmd) createToken(ctx context.Context, user string, now time.Time) e
 	if err != nil {
 		return err
 	}
+	*a.created = id
 	if a.opts.out != "" {
 		if err := os.MkdirAll(filepath.Dir(a.opts.out), 0o700); err != nil {
 			return err
