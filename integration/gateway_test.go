@@ -1,10 +1,8 @@
 package integration
 
 import (
-	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -15,39 +13,13 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"batchgate/gateway/config"
-	"batchgate/gateway/daemon"
 )
 
 // startGateway starts the real gateway in-process on a free port with the dev cluster's
 // configuration plus flags, and stops it when the test ends. It returns the base URL.
 func startGateway(t *testing.T, flags map[string]string) string {
 	t.Helper()
-	all := map[string]string{"listen": "127.0.0.1:0", "database": filepath.Join(t.TempDir(), "batchgate.db")}
-	for k, v := range flags {
-		all[k] = v
-	}
-	cfg, err := config.Load(config.Sources{Env: os.Environ(), Flags: all})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	d, err := daemon.New(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("gateway run: %v", err)
-		}
-		d.Close()
-	})
-	return "http://" + d.Addr()
+	return "http://" + runDaemon(t, flags).Addr()
 }
 
 type readiness struct {

@@ -65,17 +65,11 @@ func prepareDevCluster(t *testing.T) {
 	}
 }
 
-// startDevGateway starts the gateway with the dev cluster's configuration (plus flags), creates
-// projects vision (alice, bob: members) and speech (carol: admin) and a site admin "root", and
-// returns tokens for each.
-func startDevGateway(t *testing.T, flags map[string]string) *devGateway {
+// runDaemon starts the real gateway in-process on a free port, with its own database, the dev
+// cluster's configuration (from the environment) and flags, and stops it when the test ends.
+func runDaemon(t *testing.T, flags map[string]string) *daemon.Daemon {
 	t.Helper()
-	requireCluster(t)
-	prepareDevCluster(t)
-	all := map[string]string{
-		"listen": "127.0.0.1:0", "database": filepath.Join(t.TempDir(), "batchgate.db"),
-		"images.apptainer": standIn, "cluster.poll_interval": "1s",
-	}
+	all := map[string]string{"listen": "127.0.0.1:0", "database": filepath.Join(t.TempDir(), "batchgate.db")}
 	for k, v := range flags {
 		all[k] = v
 	}
@@ -98,6 +92,21 @@ func startDevGateway(t *testing.T, flags map[string]string) *devGateway {
 		}
 		d.Close()
 	})
+	return d
+}
+
+// startDevGateway starts the gateway with the dev cluster's configuration (plus flags), creates
+// projects vision (alice, bob: members) and speech (carol: admin) and a site admin "root", and
+// returns tokens for each.
+func startDevGateway(t *testing.T, flags map[string]string) *devGateway {
+	t.Helper()
+	requireCluster(t)
+	prepareDevCluster(t)
+	all := map[string]string{"images.apptainer": standIn, "cluster.poll_interval": "1s"}
+	for k, v := range flags {
+		all[k] = v
+	}
+	d := runDaemon(t, all)
 	g := &devGateway{URL: "http://" + d.Addr(), d: d, tokens: map[string]string{}}
 	g.seed(t)
 	return g

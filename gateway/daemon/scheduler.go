@@ -50,11 +50,7 @@ func (s *scheduler) Submit(ctx context.Context, user string, script []byte) (str
 func (s *scheduler) Queue(ctx context.Context) ([]gateway.JobStatus, error) {
 	s.calls.queue.Add(1)
 	jobs, err := s.client.Poll(ctx)
-	if err != nil && errors.Is(err, slurm.ErrMalformed) && jobs != nil {
-		s.log.Warn("squeue lines left out", slog.Any("error", err))
-		err = nil
-	}
-	if err != nil {
+	if err = s.keepParsed(err, jobs != nil, "squeue"); err != nil {
 		return nil, s.domainError(err)
 	}
 	out := make([]gateway.JobStatus, 0, len(jobs))
@@ -65,6 +61,16 @@ func (s *scheduler) Queue(ctx context.Context) ([]gateway.JobStatus, error) {
 		})
 	}
 	return out, nil
+}
+
+// keepParsed lets a poll go on when only some lines of the command's output did not parse: the
+// parsers return the good records with an error matching slurm.ErrMalformed, which is logged.
+func (s *scheduler) keepParsed(err error, haveRecords bool, command string) error {
+	if err != nil && errors.Is(err, slurm.ErrMalformed) && haveRecords {
+		s.log.Warn(command+" lines left out", slog.Any("error", err))
+		return nil
+	}
+	return err
 }
 
 // activeStart is the job's real start: for a pending job squeue's start is only a forecast.
@@ -82,11 +88,7 @@ func (s *scheduler) Accounting(ctx context.Context, from, to time.Time, jobIDs [
 		q.JobIDs = append(q.JobIDs, slurm.JobID(id))
 	}
 	recs, err := s.client.Accounting(ctx, q)
-	if err != nil && errors.Is(err, slurm.ErrMalformed) && recs != nil {
-		s.log.Warn("sacct lines left out", slog.Any("error", err))
-		err = nil
-	}
-	if err != nil {
+	if err = s.keepParsed(err, recs != nil, "sacct"); err != nil {
 		return nil, s.domainError(err)
 	}
 	out := make([]gateway.JobStatus, 0, len(recs))
