@@ -81,6 +81,18 @@ func (s *scheduler) Accounting(ctx context.Context, from, to time.Time, jobIDs [
 	for _, id := range jobIDs {
 		q.JobIDs = append(q.JobIDs, slurm.JobID(id))
 	}
+	return s.accounting(ctx, q)
+}
+
+// UsageRecords reads every job of accounts active in [from, to), of all users, for the usage
+// ledger (gateway.UsageSource).
+func (s *scheduler) UsageRecords(ctx context.Context, from, to time.Time, accounts []string) ([]gateway.JobStatus, error) {
+	s.calls.acct.Add(1)
+	return s.accounting(ctx, slurm.AcctQuery{From: from, To: to, Accounts: accounts})
+}
+
+// accounting runs q and maps the records. Lines that do not parse are logged and left out.
+func (s *scheduler) accounting(ctx context.Context, q slurm.AcctQuery) ([]gateway.JobStatus, error) {
 	recs, err := s.client.Accounting(ctx, q)
 	if err != nil && errors.Is(err, slurm.ErrMalformed) && recs != nil {
 		s.log.Warn("sacct lines left out", slog.Any("error", err))
@@ -94,6 +106,7 @@ func (s *scheduler) Accounting(ctx context.Context, from, to time.Time, jobIDs [
 		exit, sig := r.ExitCode, r.Signal
 		js := gateway.JobStatus{
 			JobID: string(r.ID), User: r.User, Comment: r.Comment, State: taskState(r.State),
+			Account: r.Account, Partition: r.Partition, Name: r.Name,
 			SubmitAt: r.Submit, EligibleAt: r.Eligible, StartAt: r.Start, EndAt: r.End,
 			ExitCode: &exit, Signal: &sig, GPUs: r.GPUs, CPUs: r.CPUs, ElapsedSec: r.Elapsed, Final: r.State.Terminal(),
 		}

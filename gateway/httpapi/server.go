@@ -30,6 +30,8 @@ type Options struct {
 	BodyLimit int
 	// Service does the work of the API; nil serves only the health endpoints.
 	Service *gateway.Service
+	// Usage answers /usage; nil answers it with 503.
+	Usage *gateway.Usage
 	// Auth turns a bearer token into a principal.
 	Auth Authenticator
 	// Metrics are extra Prometheus text writers appended to /metrics (Slurm calls, tasks ...).
@@ -109,6 +111,7 @@ func (s *Server) routes() {
 	api.Get("/tasks/:id/history", s.taskHistory)
 	api.Get("/tasks/:id/log", s.taskLog)
 	api.Get("/tasks/:id/log/download", s.taskLogDownload)
+	api.Get("/usage", s.usage)
 }
 
 // Serve accepts connections on ln until Shutdown.
