@@ -66,7 +66,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Daemon, err
 	d.svc = gateway.NewService(serviceConfig(cfg), d.db, d.sched,
 		images{catalog: catalog, binary: cfg.Images.Apptainer, extraFlags: cfg.Images.ExtraFlags},
 		d.logs, gateway.NewBroker(10000), log)
-	d.usage = gateway.NewUsage(usageConfig(cfg), d.db, d.sched, log)
+	d.usage = gateway.NewUsage(UsageConfig(cfg), d.db, d.sched, log)
 	d.http = httpapi.New(httpapi.Options{
 		Usage:   d.usage,
 		Logger:  log,
@@ -113,7 +113,8 @@ func serviceConfig(cfg config.Config) gateway.Config {
 	return sc
 }
 
-func usageConfig(cfg config.Config) gateway.UsageConfig {
+// UsageConfig builds the usage service's configuration (also used by the usage CLI).
+func UsageConfig(cfg config.Config) gateway.UsageConfig {
 	u := cfg.Usage
 	return gateway.UsageConfig{
 		Cluster: u.Cluster, Location: cfg.Cluster.Location(), MaxRange: u.MaxQueryRange,

@@ -103,19 +103,24 @@ func (s *scheduler) accounting(ctx context.Context, q slurm.AcctQuery) ([]gatewa
 	}
 	out := make([]gateway.JobStatus, 0, len(recs))
 	for _, r := range recs {
-		exit, sig := r.ExitCode, r.Signal
-		js := gateway.JobStatus{
-			JobID: string(r.ID), User: r.User, Comment: r.Comment, State: taskState(r.State),
-			Account: r.Account, Partition: r.Partition, Name: r.Name,
-			SubmitAt: r.Submit, EligibleAt: r.Eligible, StartAt: r.Start, EndAt: r.End,
-			ExitCode: &exit, Signal: &sig, GPUs: r.GPUs, CPUs: r.CPUs, ElapsedSec: r.Elapsed, Final: r.State.Terminal(),
-		}
-		if r.CancelledBy != "" {
-			js.Reason = "cancelled by uid " + r.CancelledBy
-		}
-		out = append(out, js)
+		out = append(out, acctStatus(r))
 	}
 	return out, nil
+}
+
+// acctStatus maps one sacct allocation record onto the domain's JobStatus.
+func acctStatus(r slurm.AcctRecord) gateway.JobStatus {
+	exit, sig := r.ExitCode, r.Signal
+	js := gateway.JobStatus{
+		JobID: string(r.ID), User: r.User, Comment: r.Comment, State: taskState(r.State),
+		Account: r.Account, Partition: r.Partition, Name: r.Name,
+		SubmitAt: r.Submit, EligibleAt: r.Eligible, StartAt: r.Start, EndAt: r.End,
+		ExitCode: &exit, Signal: &sig, GPUs: r.GPUs, CPUs: r.CPUs, ElapsedSec: r.Elapsed, Final: r.State.Terminal(),
+	}
+	if r.CancelledBy != "" {
+		js.Reason = "cancelled by uid " + r.CancelledBy
+	}
+	return js
 }
 
 func (s *scheduler) Cancel(ctx context.Context, user, jobID string) error {

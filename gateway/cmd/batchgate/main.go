@@ -3,6 +3,7 @@
 //	batchgate serve [--config FILE] [--KEY=VALUE ...]   run the HTTP gateway
 //	batchgate config [--config FILE] [--defaults]       print the effective (or default) configuration
 //	batchgate admin OBJECT VERB ...                     projects, users, memberships, tokens
+//	batchgate usage [--project P] [--from D] [--to D] [--by user|day|...] [--csv]
 //	batchgate version
 package main
 
@@ -53,6 +54,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return printConfig(args[1:], stdout, stderr)
 	case "admin":
 		return admin(ctx, args[1:], stdout, stderr)
+	case "usage":
+		return usageCmd(ctx, args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "batchgate", version)
 		return nil
@@ -71,6 +74,7 @@ commands:
   serve     run the HTTP gateway (see: batchgate config --defaults for every setting)
   config    print the effective configuration; --defaults prints the documented default file
   admin     manage projects, users, memberships and tokens (batchgate admin for details)
+  usage     GPU hours, CPU hours and cost from the ledger: --project P --from D --to D [--by user|day] [--csv]
   version   print the version
 `
 

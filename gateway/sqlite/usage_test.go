@@ -1,0 +1,103 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"batchgate/gateway"
+)
+
+var usageDay = time.Date(2026, 1, 10, 0, 0, 0, 0, time.UTC)
+
+func usageRec(id, user, account string, start time.Time, sec int64, gpus, cpus int) gateway.UsageRecord {
+	js := gateway.JobStatus{JobID: id, User: user, Account: account, State: gateway.TaskCompleted, SubmitAt: start,
+		StartAt: start, EndAt: start.Add(time.Duration(sec) * time.Second), ElapsedSec: sec, GPUs: gpus, CPUs: cpus}
+	return gateway.NewUsageRecord("c", js, nil, gateway.UsagePrices{PerGPUHour: 1, Currency: "USD"}, time.UTC)
+}
+
+func TestUpsertUsageIsIdempotentAndReplacesSlices(t *testing.T) {
+	db := openTest(t)
+	ctx := context.Background()
+	recs := []gateway.UsageRecord{
+		usageRec("1", "alice", "vision", usageDay.Add(23*time.Hour), 7200, 2, 1),
+		usageRec("2", "bob", "vision", usageDay.Add(time.Hour), 60, 1, 1),
+	}
+	if n, err := db.UpsertUsage(ctx, recs); err != nil || n != 2 {
+		t.Fatalf("first upsert: %d %v", n, err)
+	}
+	if n, err := db.UpsertUsage(ctx, recs); err != nil || n != 0 {
+		t.Fatalf("same records again: %d changed, %v; want 0", n, err)
+	}
+	// Job 1 turns out shorter (ends before midnight): its second-day slice must go.
+	recs[0] = usageRec("1", "alice", "vision", usageDay.Add(23*time.Hour), 1800, 2, 1)
+	if n, err := db.UpsertUsage(ctx, recs); err != nil || n != 1 {
+		t.Fatalf("changed record: %d %v", n, err)
+	}
+	var slices, jobs int
+	_ = db.db.GetContext(ctx, &slices, "SELECT COUNT(*) FROM usage_slices")
+	_ = db.db.GetContext(ctx, &jobs, "SELECT COUNT(*) FROM usage_jobs")
+	if slices != 2 || jobs != 2 {
+		t.Errorf("rows: %d jobs, %d slices; want 2, 2", jobs, slices)
+	}
+	rows, err := db.SumUsage(ctx, gateway.UsageFilter{All: true, From: usageDay, To: usageDay.Add(72 * time.Hour), By: gateway.ByDay})
+	if err != nil || len(rows) != 1 || rows[0].Key != "2026-01-10" || rows[0].GPUSeconds != 3600+60 || rows[0].Jobs != 2 {
+		t.Errorf("after replace: %+v %v", rows, err)
+	}
+}
+
+func TestUsageWatermark(t *testing.T) {
+	db := openTest(t)
+	ctx := context.Background()
+	if _, err := db.UsageWatermark(ctx, "c"); gateway.ErrorCode(err) != gateway.CodeNotFound {
+		t.Fatalf("no watermark yet: %v", err)
+	}
+	for _, at := range []time.Time{usageDay, usageDay.Add(time.Hour)} {
+		if err := db.SetUsageWatermark(ctx, "c", at); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := db.UsageWatermark(ctx, "c"); err != nil || !got.Equal(at) {
+			t.Errorf("watermark = %s %v, want %s", got, err, at)
+		}
+	}
+}
+
+func TestSumUsageClipsAndScopes(t *testing.T) {
+	db := openTest(t)
+	ctx := context.Background()
+	_, err := db.UpsertUsage(ctx, []gateway.UsageRecord{
+		usageRec("1", "alice", "vision", usageDay.Add(10*time.Hour), 7200, 1, 2),
+		usageRec("2", "bob", "vision", usageDay.Add(11*time.Hour), 3600, 2, 1),
+		usageRec("3", "carol", "speech", usageDay.Add(11*time.Hour), 3600, 4, 1),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// [11:00, 11:30): alice's job contributes 30 min but did not start there; bob's starts there.
+	f := gateway.UsageFilter{From: usageDay.Add(11 * time.Hour), To: usageDay.Add(11*time.Hour + 30*time.Minute), By: gateway.ByUser,
+		Scopes: []gateway.UsageScope{{Project: "vision"}, {Project: "speech", User: "nobody"}}}
+	rows, err := db.SumUsage(ctx, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Slice(rows, func(i, j int) bool { return rows[i].Key < rows[j].Key })
+	got := fmt.Sprint(rows)
+	want := "[{alice {0 1800 3600 0 0 0.5}} {bob {1 3600 1800 0 0 1}}]"
+	if got != want {
+		t.Errorf("rows = %s, want %s", got, want)
+	}
+}
+
+// TestUsageQueriesUseCoveringIndexes keeps totals off the table: each scope reads one index.
+func TestUsageQueriesUseCoveringIndexes(t *testing.T) {
+	db := openTest(t)
+	for _, where := range []string{"", " AND account = 'vision'", " AND account = 'vision' AND user = 'alice'"} {
+		plan := queryPlan(t, db, "SELECT SUM(gpus * (MIN(end_sec, 5) - MAX(start_sec, 1))), SUM(starts), SUM(cost_per_sec) FROM usage_slices WHERE end_sec >= 1 AND start_sec < 5"+where)
+		if !strings.Contains(plan, "COVERING INDEX") {
+			t.Errorf("%q: plan %s", where, plan)
+		}
+	}
+}
