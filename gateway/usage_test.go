@@ -313,3 +313,46 @@ func TestUsageReportSplitsDaysAndWritesCSV(t *testing.T) {
 		t.Errorf("csv:\n%v\nwant\n%v", lines, want)
 	}
 }
+
+// taskStore is the real ledger with a fixed set of gateway tasks.
+type taskStore struct {
+	*sqlite.DB
+	tasks map[string]*gateway.Task
+}
+
+func (s taskStore) Task(_ context.Context, id string) (*gateway.Task, error) {
+	if t, ok := s.tasks[id]; ok {
+		return t, nil
+	}
+	return nil, gateway.NotFound("task", id)
+}
+
+func TestUsageRecognisesGatewayJobsOnlyWhenTheTaskMatches(t *testing.T) {
+	_, db, _, _ := usageFixture(t)
+	store := taskStore{DB: db, tasks: map[string]*gateway.Task{
+		"t1": {ID: "t1", Owner: "alice", Project: "vision", JobID: "10", PricePerHour: 5, Currency: "USD"},
+	}}
+	u := gateway.NewUsage(gateway.UsageConfig{Prices: gateway.UsagePrices{PerGPUHour: 1, Currency: "USD"}}, store, nil, nil)
+	start := time.Date(2026, 1, 10, 1, 0, 0, 0, time.UTC)
+	mk := func(id, user, comment string) gateway.JobStatus {
+		j := job(id, user, "vision", start, 3600, 2, 1)
+		j.Comment = comment
+		return j
+	}
+	recs, err := u.Records(context.Background(), []gateway.JobStatus{
+		mk("10", "alice", "t1"), // the task's own job: flavor price
+		mk("11", "alice", "t1"), // another job claiming the task: not the task's job id
+		mk("12", "bob", "t1"),   // someone else's job with the task id as comment
+		mk("13", "alice", "t9"), // unknown task
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantGateway := []bool{true, false, false, false}
+	wantCost := []float64{5, 2, 2, 2}
+	for i, r := range recs {
+		if r.FromGateway != wantGateway[i] || r.Cost != wantCost[i] {
+			t.Errorf("job %s: from_gateway %t cost %v, want %t %v", r.JobID, r.FromGateway, r.Cost, wantGateway[i], wantCost[i])
+		}
+	}
+}

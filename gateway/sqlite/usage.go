@@ -196,3 +196,32 @@ func (s *DB) sumUsage(ctx context.Context, query string, args []any) ([]gateway.
 	}
 	return out, nil
 }
+
+// UsageJob returns the ledger record of one job (without its slices and CostPerSecond), or
+// CodeNotFound.
+func (s *DB) UsageJob(ctx context.Context, cluster, jobID string) (gateway.UsageRecord, error) {
+	var row struct {
+		User, Account, Partition, Name, State, Currency, TaskID string
+		Submit, Start, End                                      nanoTime
+		Elapsed, GPUSec, CPUSec                                 int64
+		GPUs, CPUs                                              int
+		Cost                                                    float64
+		FromGateway                                             bool
+	}
+	err := s.db.QueryRowContext(ctx, `SELECT user, account, partition, name, state, currency, task_id, submit_at,
+		start_at, end_at, elapsed_seconds, gpu_seconds, cpu_seconds, gpus, cpus, cost, from_gateway
+		FROM usage_jobs WHERE cluster = ? AND job_id = ?`, cluster, jobID).Scan(&row.User, &row.Account, &row.Partition,
+		&row.Name, &row.State, &row.Currency, &row.TaskID, &row.Submit, &row.Start, &row.End, &row.Elapsed, &row.GPUSec,
+		&row.CPUSec, &row.GPUs, &row.CPUs, &row.Cost, &row.FromGateway)
+	if errors.Is(err, sql.ErrNoRows) {
+		return gateway.UsageRecord{}, gateway.NotFound("usage of job", jobID)
+	}
+	if err != nil {
+		return gateway.UsageRecord{}, fmt.Errorf("read usage of job %s: %w", jobID, err)
+	}
+	return gateway.UsageRecord{Cluster: cluster, JobID: jobID, User: row.User, Account: row.Account,
+		Partition: row.Partition, Name: row.Name, State: gateway.TaskState(row.State), SubmitAt: row.Submit.time(),
+		StartAt: row.Start.time(), EndAt: row.End.time(), ElapsedSec: row.Elapsed, GPUs: row.GPUs, CPUs: row.CPUs,
+		GPUSeconds: row.GPUSec, CPUSeconds: row.CPUSec, Cost: row.Cost, Currency: row.Currency,
+		FromGateway: row.FromGateway, TaskID: row.TaskID}, nil
+}

@@ -37,6 +37,13 @@ func TestUpsertUsageIsIdempotentAndReplacesSlices(t *testing.T) {
 	if n, err := db.UpsertUsage(ctx, recs); err != nil || n != 1 {
 		t.Fatalf("changed record: %d %v", n, err)
 	}
+	got, err := db.UsageJob(ctx, "c", "1")
+	if err != nil || got.ElapsedSec != 1800 || got.GPUSeconds != 3600 || got.User != "alice" || got.Digest() != recs[0].Digest() {
+		t.Errorf("UsageJob: %+v %v", got, err)
+	}
+	if _, err := db.UsageJob(ctx, "c", "99"); gateway.ErrorCode(err) != gateway.CodeNotFound {
+		t.Errorf("unknown job: %v", err)
+	}
 	var slices, jobs int
 	_ = db.db.GetContext(ctx, &slices, "SELECT COUNT(*) FROM usage_slices")
 	_ = db.db.GetContext(ctx, &jobs, "SELECT COUNT(*) FROM usage_jobs")
