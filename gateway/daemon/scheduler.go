@@ -103,13 +103,14 @@ func (s *scheduler) accounting(ctx context.Context, q slurm.AcctQuery) ([]gatewa
 	}
 	out := make([]gateway.JobStatus, 0, len(recs))
 	for _, r := range recs {
-		out = append(out, acctStatus(r))
+		out = append(out, AcctStatus(r))
 	}
 	return out, nil
 }
 
-// acctStatus maps one sacct allocation record onto the domain's JobStatus.
-func acctStatus(r slurm.AcctRecord) gateway.JobStatus {
+// AcctStatus maps one sacct allocation record onto the domain's JobStatus (also for benchmarks
+// that read sacct without a daemon).
+func AcctStatus(r slurm.AcctRecord) gateway.JobStatus {
 	exit, sig := r.ExitCode, r.Signal
 	js := gateway.JobStatus{
 		JobID: string(r.ID), User: r.User, Comment: r.Comment, State: taskState(r.State),

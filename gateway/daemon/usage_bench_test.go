@@ -56,7 +56,7 @@ func BenchmarkIngest100k(b *testing.B) {
 		}
 		jobs := make([]gateway.JobStatus, len(recs))
 		for i, r := range recs {
-			jobs[i] = acctStatus(r)
+			jobs[i] = AcctStatus(r)
 		}
 		ledger, err := u.Records(ctx, jobs)
 		if err != nil {
