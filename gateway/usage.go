@@ -162,7 +162,8 @@ type UsageStore interface {
 	// first one).
 	UsageWatermark(ctx context.Context, cluster string) (time.Time, error)
 	SetUsageWatermark(ctx context.Context, cluster string, at time.Time) error
-	// SumUsage adds up the slices that f selects, clipped to [f.From, f.To), grouped by f.By.
+	// SumUsage adds up the usage that f selects, clipped to [f.From, f.To), grouped by f.By; rows
+	// may repeat a key (callers add them up).
 	SumUsage(ctx context.Context, f UsageFilter) ([]UsageRow, error)
 	// Projects lists the projects, whose Slurm accounts are ingested.
 	Projects(ctx context.Context) ([]Project, error)
@@ -178,13 +179,41 @@ type UsageScope struct {
 }
 
 // UsageFilter selects ledger slices for SumUsage. All false and Scopes empty selects nothing;
-// All true selects every project (narrowed by Project and User when not empty).
+// All true selects every project (narrowed by Project and User when not empty). Set the range
+// with SetRange: the days wholly inside [From, To) are read from per-day sums, only the days
+// at its edges from the slices themselves.
 type UsageFilter struct {
 	All           bool
 	Scopes        []UsageScope
 	Project, User string // with All only
 	From, To      time.Time
-	By            UsageKey // "" for one total row
+	// FullFrom..FullTo (YYYY-MM-DD, FullTo excluded) are the days wholly inside [From, To);
+	// EdgeDays the days only partly inside it.
+	FullFrom, FullTo string
+	EdgeDays         []string
+	By               UsageKey // "" for one total row
+}
+
+// SetRange sets [from, to) and the days it covers wholly or partly, in loc.
+func (f *UsageFilter) SetRange(from, to time.Time, loc *time.Location) {
+	f.From, f.To = from, to
+	lf, lt := from.In(loc), to.In(loc)
+	f.FullFrom, f.FullTo, f.EdgeDays = lf.Format(time.DateOnly), lt.Format(time.DateOnly), nil
+	if !isMidnight(lf) {
+		f.EdgeDays = append(f.EdgeDays, f.FullFrom)
+		y, m, d := lf.Date()
+		f.FullFrom = time.Date(y, m, d+1, 0, 0, 0, 0, loc).Format(time.DateOnly)
+	}
+	if !isMidnight(lt) && (len(f.EdgeDays) == 0 || f.EdgeDays[0] != f.FullTo) {
+		f.EdgeDays = append(f.EdgeDays, f.FullTo)
+	}
+	if f.FullFrom > f.FullTo {
+		f.FullFrom = f.FullTo
+	}
+}
+
+func isMidnight(t time.Time) bool {
+	return t.Hour() == 0 && t.Minute() == 0 && t.Second() == 0 && t.Nanosecond() == 0
 }
 
 // UsageKey is what SumUsage groups by.

@@ -169,7 +169,7 @@ func (u *Usage) Report(ctx context.Context, p Principal, q UsageQuery) (*UsageRe
 	if err != nil {
 		return nil, err
 	}
-	f.From, f.To = q.From, q.To
+	f.SetRange(q.From, q.To, u.cfg.Location)
 	switch q.GroupBy {
 	case "day", "week", "month":
 		f.By = ByDay

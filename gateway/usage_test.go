@@ -356,3 +356,26 @@ func TestUsageRecognisesGatewayJobsOnlyWhenTheTaskMatches(t *testing.T) {
 		}
 	}
 }
+
+func TestUsageFilterSetRangeSplitsWholeAndEdgeDays(t *testing.T) {
+	berlin := mustLoc(t, "Europe/Berlin")
+	at := func(d, h int) time.Time { return time.Date(2026, 3, d, h, 0, 0, 0, berlin) }
+	cases := []struct {
+		from, to         time.Time
+		fullFrom, fullTo string
+		edges            string
+	}{
+		{at(28, 0), at(31, 0), "2026-03-28", "2026-03-31", ""},                       // whole days, over the DST change
+		{at(28, 8), at(31, 0), "2026-03-29", "2026-03-31", "2026-03-28"},             // partial first day
+		{at(28, 8), at(30, 12), "2026-03-29", "2026-03-30", "2026-03-28,2026-03-30"}, // both edges
+		{at(28, 8), at(28, 12), "2026-03-28", "2026-03-28", "2026-03-28"},            // inside one day
+		{at(28, 8), at(29, 0), "2026-03-29", "2026-03-29", "2026-03-28"},             // to the next midnight
+	}
+	for _, c := range cases {
+		var f gateway.UsageFilter
+		f.SetRange(c.from, c.to, berlin)
+		if f.FullFrom != c.fullFrom || f.FullTo != c.fullTo || strings.Join(f.EdgeDays, ",") != c.edges {
+			t.Errorf("%s..%s: full %s..%s edges %v, want %s..%s %s", c.from, c.to, f.FullFrom, f.FullTo, f.EdgeDays, c.fullFrom, c.fullTo, c.edges)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -29,9 +30,6 @@ ON CONFLICT (cluster, job_id) DO UPDATE SET user = excluded.user, account = excl
 	digest = excluded.digest, updated_at = excluded.updated_at
 WHERE usage_jobs.digest <> excluded.digest`
 
-const usageSliceInsert = `INSERT INTO usage_slices (cluster, job_id, day, account, user, start_sec, end_sec,
-	gpus, cpus, cost_per_sec, starts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-
 // UpsertUsage writes recs keyed by (Cluster, JobID) with their day slices (gateway.UsageStore).
 // A record whose digest equals the stored one is left alone and not counted in changed; a changed
 // one has its slices replaced. Records are written in transactions of upsertBatch.
@@ -48,48 +46,6 @@ func (s *DB) UpsertUsage(ctx context.Context, recs []gateway.UsageRecord) (int, 
 			return changed, err
 		}
 		recs = recs[n:]
-	}
-	return changed, nil
-}
-
-func upsertUsageBatch(ctx context.Context, tx *sqlx.Tx, recs []gateway.UsageRecord, now time.Time) (int, error) {
-	job, err := tx.PrepareContext(ctx, usageJobUpsert)
-	if err != nil {
-		return 0, fmt.Errorf("upsert usage: %w", err)
-	}
-	defer job.Close()
-	del, err := tx.PrepareContext(ctx, "DELETE FROM usage_slices WHERE cluster = ? AND job_id = ?")
-	if err != nil {
-		return 0, fmt.Errorf("upsert usage: %w", err)
-	}
-	defer del.Close()
-	slice, err := tx.PrepareContext(ctx, usageSliceInsert)
-	if err != nil {
-		return 0, fmt.Errorf("upsert usage: %w", err)
-	}
-	defer slice.Close()
-	changed := 0
-	for i := range recs {
-		r := &recs[i]
-		res, err := job.ExecContext(ctx, r.Cluster, r.JobID, r.User, r.Account, r.Partition, r.Name, r.State,
-			nt(r.SubmitAt), nt(r.StartAt), nt(r.EndAt), r.ElapsedSec, r.GPUs, r.CPUs, r.GPUSeconds, r.CPUSeconds,
-			r.Cost, r.Currency, r.FromGateway, r.TaskID, r.Digest(), nt(now))
-		if err != nil {
-			return changed, fmt.Errorf("upsert usage of job %s: %w", r.JobID, err)
-		}
-		if n, err := res.RowsAffected(); err != nil || n == 0 {
-			continue // unchanged (or the driver cannot tell, which go-sqlite3 always can)
-		}
-		changed++
-		if _, err := del.ExecContext(ctx, r.Cluster, r.JobID); err != nil {
-			return changed, fmt.Errorf("replace usage slices of job %s: %w", r.JobID, err)
-		}
-		for _, sl := range r.Slices {
-			if _, err := slice.ExecContext(ctx, r.Cluster, r.JobID, sl.Day, r.Account, r.User, sl.Start.Unix(),
-				sl.End.Unix(), r.GPUs, r.CPUs, r.CostPerSecond, sl.Starts); err != nil {
-				return changed, fmt.Errorf("write usage slice of job %s: %w", r.JobID, err)
-			}
-		}
 	}
 	return changed, nil
 }
@@ -124,57 +80,81 @@ var usageKeyColumn = map[gateway.UsageKey]string{
 	gateway.ByNone: "''", gateway.ByDay: "day", gateway.ByUser: "user", gateway.ByProject: "account",
 }
 
-// SumUsage adds up the slices f selects, clipped to [f.From, f.To), grouped by f.By
-// (gateway.UsageStore). Each scope is one query on its covering index; rows of several scopes are
-// returned side by side (the Service merges equal keys). Jobs counts slices where a job started.
+// SumUsage adds up the usage f selects over [f.From, f.To), grouped by f.By
+// (gateway.UsageStore): the days wholly inside the range (f.FullFrom..f.FullTo) from usage_days,
+// the edge days (f.EdgeDays) from their slices clipped to the range. Each scope is its own
+// queries on covering indexes; rows may repeat a key (the Service adds them up). Jobs counts
+// jobs that started in the range.
 func (s *DB) SumUsage(ctx context.Context, f gateway.UsageFilter) ([]gateway.UsageRow, error) {
 	key, ok := usageKeyColumn[f.By]
 	if !ok {
 		return nil, fmt.Errorf("sum usage: unknown grouping %q", f.By)
 	}
+	group := ""
+	if f.By != gateway.ByNone {
+		group = " GROUP BY k"
+	}
 	from, to := f.From.Unix(), f.To.Unix()
-	base := `SELECT ` + key + ` AS k,
+	days := `SELECT ` + key + ` AS k, COALESCE(SUM(jobs), 0), COALESCE(SUM(gpu_seconds), 0),
+		COALESCE(SUM(cpu_seconds), 0), COALESCE(SUM(cost), 0)
+	FROM usage_days WHERE day >= ? AND day < ?`
+	edges := `SELECT ` + key + ` AS k,
 		COALESCE(SUM(CASE WHEN start_sec >= ? THEN starts ELSE 0 END), 0),
 		COALESCE(SUM(gpus * (MIN(end_sec, ?) - MAX(start_sec, ?))), 0),
 		COALESCE(SUM(cpus * (MIN(end_sec, ?) - MAX(start_sec, ?))), 0),
 		COALESCE(SUM(cost_per_sec * (MIN(end_sec, ?) - MAX(start_sec, ?))), 0)
-	FROM usage_slices WHERE end_sec >= ? AND start_sec < ?`
-	args := []any{from, to, from, to, from, to, from, from, to}
-	type query struct {
-		where string
-		args  []any
-	}
-	var queries []query
-	if f.All {
-		var q query
-		if f.Project != "" {
-			q.where, q.args = q.where+" AND account = ?", append(q.args, f.Project)
-		}
-		if f.User != "" {
-			q.where, q.args = q.where+" AND user = ?", append(q.args, f.User)
-		}
-		queries = append(queries, q)
-	}
-	for _, sc := range f.Scopes {
-		q := query{where: " AND account = ?", args: []any{sc.Project}}
-		if sc.User != "" {
-			q.where, q.args = q.where+" AND user = ?", append(q.args, sc.User)
-		}
-		queries = append(queries, q)
+	FROM usage_slices WHERE end_sec >= ? AND start_sec < ? AND day IN (` + strings.Repeat("?,", max(len(f.EdgeDays), 1)-1) + `?)`
+	edgeArgs := []any{from, to, from, to, from, to, from, from, to}
+	for _, d := range f.EdgeDays {
+		edgeArgs = append(edgeArgs, d)
 	}
 	var out []gateway.UsageRow
-	for _, q := range queries {
-		sqlText := base + q.where
-		if f.By != gateway.ByNone {
-			sqlText += " GROUP BY k"
+	for _, sc := range usageScopes(f) {
+		if f.FullFrom < f.FullTo {
+			rows, err := s.sumUsage(ctx, days+sc.where+group, append([]any{f.FullFrom, f.FullTo}, sc.args...))
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, rows...)
 		}
-		rows, err := s.sumUsage(ctx, sqlText, append(append([]any{}, args...), q.args...))
-		if err != nil {
-			return nil, err
+		if len(f.EdgeDays) > 0 {
+			rows, err := s.sumUsage(ctx, edges+sc.where+group, append(append([]any{}, edgeArgs...), sc.args...))
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, rows...)
 		}
-		out = append(out, rows...)
 	}
 	return out, nil
+}
+
+// scopeClause is the WHERE addition of one scope.
+type scopeClause struct {
+	where string
+	args  []any
+}
+
+// usageScopes turns f's scopes into one clause each (usage_days and usage_slices share the
+// account and user columns).
+func usageScopes(f gateway.UsageFilter) []scopeClause {
+	var out []scopeClause
+	add := func(project, user string) {
+		var c scopeClause
+		if project != "" {
+			c.where, c.args = c.where+" AND account = ?", append(c.args, project)
+		}
+		if user != "" {
+			c.where, c.args = c.where+" AND user = ?", append(c.args, user)
+		}
+		out = append(out, c)
+	}
+	if f.All {
+		add(f.Project, f.User)
+	}
+	for _, sc := range f.Scopes {
+		add(sc.Project, sc.User)
+	}
+	return out
 }
 
 func (s *DB) sumUsage(ctx context.Context, query string, args []any) ([]gateway.UsageRow, error) {

@@ -50,7 +50,9 @@ func TestUpsertUsageIsIdempotentAndReplacesSlices(t *testing.T) {
 	if slices != 2 || jobs != 2 {
 		t.Errorf("rows: %d jobs, %d slices; want 2, 2", jobs, slices)
 	}
-	rows, err := db.SumUsage(ctx, gateway.UsageFilter{All: true, From: usageDay, To: usageDay.Add(72 * time.Hour), By: gateway.ByDay})
+	f := gateway.UsageFilter{All: true, By: gateway.ByDay}
+	f.SetRange(usageDay, usageDay.Add(72*time.Hour), time.UTC)
+	rows, err := db.SumUsage(ctx, f)
 	if err != nil || len(rows) != 1 || rows[0].Key != "2026-01-10" || rows[0].GPUSeconds != 3600+60 || rows[0].Jobs != 2 {
 		t.Errorf("after replace: %+v %v", rows, err)
 	}
@@ -84,8 +86,8 @@ func TestSumUsageClipsAndScopes(t *testing.T) {
 		t.Fatal(err)
 	}
 	// [11:00, 11:30): alice's job contributes 30 min but did not start there; bob's starts there.
-	f := gateway.UsageFilter{From: usageDay.Add(11 * time.Hour), To: usageDay.Add(11*time.Hour + 30*time.Minute), By: gateway.ByUser,
-		Scopes: []gateway.UsageScope{{Project: "vision"}, {Project: "speech", User: "nobody"}}}
+	f := gateway.UsageFilter{By: gateway.ByUser, Scopes: []gateway.UsageScope{{Project: "vision"}, {Project: "speech", User: "nobody"}}}
+	f.SetRange(usageDay.Add(11*time.Hour), usageDay.Add(11*time.Hour+30*time.Minute), time.UTC)
 	rows, err := db.SumUsage(ctx, f)
 	if err != nil {
 		t.Fatal(err)
@@ -98,13 +100,57 @@ func TestSumUsageClipsAndScopes(t *testing.T) {
 	}
 }
 
-// TestUsageQueriesUseCoveringIndexes keeps totals off the table: each scope reads one index.
+// TestUsageQueriesUseCoveringIndexes keeps totals off the tables: each scope reads one index.
 func TestUsageQueriesUseCoveringIndexes(t *testing.T) {
 	db := openTest(t)
 	for _, where := range []string{"", " AND account = 'vision'", " AND account = 'vision' AND user = 'alice'"} {
-		plan := queryPlan(t, db, "SELECT SUM(gpus * (MIN(end_sec, 5) - MAX(start_sec, 1))), SUM(starts), SUM(cost_per_sec) FROM usage_slices WHERE end_sec >= 1 AND start_sec < 5"+where)
-		if !strings.Contains(plan, "COVERING INDEX") {
+		plan := queryPlan(t, db, "SELECT SUM(gpus * (MIN(end_sec, 5) - MAX(start_sec, 1))), SUM(starts), SUM(cost_per_sec) FROM usage_slices WHERE end_sec >= 1 AND start_sec < 5 AND day IN ('2026-01-01', '2026-01-05')"+where)
+		plan += queryPlan(t, db, "SELECT SUM(jobs), SUM(gpu_seconds), SUM(cpu_seconds), SUM(cost) FROM usage_days WHERE day >= '2026-01-01' AND day < '2026-02-01'"+where)
+		if strings.Count(plan, "COVERING INDEX") != 2 && strings.Count(plan, "PRIMARY KEY") == 0 {
 			t.Errorf("%q: plan %s", where, plan)
 		}
+		if strings.Contains(plan, "SCAN usage_slices\n") || strings.Contains(plan, "SCAN usage_days\n") {
+			t.Errorf("%q: full scan: %s", where, plan)
+		}
+	}
+}
+
+// TestUsageDaysStayInStepWithSlices checks the per-day sums against the slices after inserts,
+// replacements and a record moving to another user.
+func TestUsageDaysStayInStepWithSlices(t *testing.T) {
+	db := openTest(t)
+	ctx := context.Background()
+	recs := synthUsage(3000)
+	if _, err := db.UpsertUsage(ctx, recs); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < len(recs); i += 7 { // longer, and some to another user
+		r := recs[i]
+		user := r.User
+		if i%2 == 0 {
+			user = "moved"
+		}
+		recs[i] = usageRec(r.JobID, user, r.Account, r.StartAt, r.ElapsedSec*3+100, r.GPUs+1, r.CPUs)
+	}
+	if _, err := db.UpsertUsage(ctx, recs); err != nil {
+		t.Fatal(err)
+	}
+	var diff []struct {
+		Day  string `db:"day"`
+		User string `db:"user"`
+	}
+	err := db.db.SelectContext(ctx, &diff, `SELECT d.day, d.user FROM usage_days d LEFT JOIN (
+		SELECT account, user, day, SUM(starts) j, SUM(gpus * (end_sec - start_sec)) g, SUM(cpus * (end_sec - start_sec)) c,
+			SUM(cost_per_sec * (end_sec - start_sec)) m FROM usage_slices GROUP BY account, user, day) s
+		USING (account, user, day)
+		WHERE d.jobs <> COALESCE(s.j, 0) OR d.gpu_seconds <> COALESCE(s.g, 0) OR d.cpu_seconds <> COALESCE(s.c, 0)
+			OR ABS(d.cost - COALESCE(s.m, 0)) > 1e-6`)
+	if err != nil || len(diff) > 0 {
+		t.Errorf("usage_days out of step with usage_slices: %v %v", diff, err)
+	}
+	var moved int
+	_ = db.db.GetContext(ctx, &moved, "SELECT COALESCE(SUM(jobs), 0) FROM usage_days WHERE user = 'moved'")
+	if moved != 215 {
+		t.Errorf("jobs moved to user 'moved': %d, want 215", moved)
 	}
 }

@@ -1,8 +1,9 @@
 -- The usage ledger: one row per Slurm job read from sacct (all jobs of the projects' accounts,
 -- not only the gateway's), keyed by cluster and job id, and its elapsed time precomputed into
--- per-day slices (days of the cluster's time zone, cut when the record is written) so that totals
--- and day series are one indexed aggregate. Job times are INTEGER nanoseconds like elsewhere;
--- slice bounds are INTEGER Unix seconds (sacct's resolution) because queries do arithmetic on them.
+-- per-day slices (days of the cluster's time zone, cut when the record is written) summed per day,
+-- project and user in usage_days, so that totals and day series read per-day sums. Job times
+-- are INTEGER nanoseconds like elsewhere; slice bounds are INTEGER Unix seconds (sacct's
+-- resolution) because queries do arithmetic on them.
 
 CREATE TABLE usage_jobs (
     cluster         TEXT NOT NULL,
@@ -48,11 +49,28 @@ CREATE TABLE usage_slices (
     PRIMARY KEY (cluster, job_id, day)
 ) WITHOUT ROWID;
 
--- Covering indexes for the three scopes (site, project, project member): a query reads only the
--- index, in start order, from the first slice that can overlap.
-CREATE INDEX usage_slices_all ON usage_slices (end_sec, start_sec, gpus, cpus, cost_per_sec, starts, account, user, day);
-CREATE INDEX usage_slices_account ON usage_slices (account, end_sec, start_sec, gpus, cpus, cost_per_sec, starts, user, day);
-CREATE INDEX usage_slices_user ON usage_slices (account, user, end_sec, start_sec, gpus, cpus, cost_per_sec, starts, day);
+-- Slices are read only for the days at the edges of a query's range (day IN (...)); covering
+-- indexes for the three scopes (site, project, project member) keep those reads off the table.
+CREATE INDEX usage_slices_all ON usage_slices (day, account, user, start_sec, end_sec, gpus, cpus, cost_per_sec, starts);
+CREATE INDEX usage_slices_account ON usage_slices (account, day, user, start_sec, end_sec, gpus, cpus, cost_per_sec, starts);
+CREATE INDEX usage_slices_user ON usage_slices (account, user, day, start_sec, end_sec, gpus, cpus, cost_per_sec, starts);
+
+-- Per-day sums of the slices by project and user, kept in step with usage_slices by every upsert
+-- (old slices subtracted, new ones added, in the same transaction): the days wholly inside a
+-- query's range are read from here, so totals cost O(days x users), not O(jobs).
+CREATE TABLE usage_days (
+    account     TEXT NOT NULL,
+    user        TEXT NOT NULL,
+    day         TEXT NOT NULL,
+    jobs        INTEGER NOT NULL,
+    gpu_seconds INTEGER NOT NULL,
+    cpu_seconds INTEGER NOT NULL,
+    cost        REAL NOT NULL,
+    PRIMARY KEY (account, user, day)
+) WITHOUT ROWID;
+
+CREATE INDEX usage_days_day ON usage_days (day, account, user, jobs, gpu_seconds, cpu_seconds, cost);
+CREATE INDEX usage_days_account ON usage_days (account, day, user, jobs, gpu_seconds, cpu_seconds, cost);
 
 -- How far ingestion has read, per cluster.
 CREATE TABLE usage_watermarks (
