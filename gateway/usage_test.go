@@ -379,3 +379,31 @@ func TestUsageFilterSetRangeSplitsWholeAndEdgeDays(t *testing.T) {
 		}
 	}
 }
+
+func TestRunIngestTicksAtOnceAndStops(t *testing.T) {
+	u, db, src, clock := usageFixture(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { u.RunIngest(ctx); close(done) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if wm, err := db.UsageWatermark(context.Background(), "batchgate"); err == nil && wm.Equal(clock.T.Add(-72*time.Hour).Add(36*time.Hour)) {
+			break // the first tick's 3 steps of 12h, without waiting for the interval
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the first tick did not run at once")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("RunIngest did not stop when its context ended")
+	}
+	src.mu.Lock()
+	defer src.mu.Unlock()
+	if len(src.windows) != 3 {
+		t.Errorf("sacct windows read: %d, want 3 (one tick, interval 1m)", len(src.windows))
+	}
+}

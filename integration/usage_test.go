@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -70,7 +71,7 @@ func sacctFigures(t *testing.T, ids []string) map[string][3]int64 {
 }
 
 // TestUsageLedgerMatchesSacct submits jobs with 0, 1, 2 and 4 GPUs as alice, bob and carol
-// directly with sbatch, ingests the window that holds them, and checks the ledger against sacct
+// directly with sbatch (and one 1-GPU job through the gateway's API), ingests the window that holds them, and checks the ledger against sacct
 // job by job and in sum, a held job cancelled while pending, a second ingestion, and who sees what
 // on /usage. Other engineers' jobs share the cluster, so sums are taken over this test's job ids;
 // the API totals can only be compared as "at least" ours.
@@ -80,6 +81,16 @@ func TestUsageLedgerMatchesSacct(t *testing.T) {
 	from := time.Now().UTC().Truncate(time.Second).Add(-time.Second)
 	jobs := []usageJob{
 		{"alice", "vision", 0, 2}, {"alice", "vision", 1, 3}, {"bob", "vision", 2, 2}, {"carol", "speech", 4, 3},
+	}
+	// One job through the gateway (flavor gpu-1: 1 GPU at 2.50 an hour), the others directly.
+	var ctr apiContainer
+	if st := g.call(t, "alice", "POST", "/api/v1/containers", map[string]any{"project": "vision", "name": "usage",
+		"image": "busybox", "flavor": "gpu-1", "command": "sleep 2"}, &ctr); st != 201 {
+		t.Fatalf("create container: %d", st)
+	}
+	var task apiTask
+	if st := g.call(t, "alice", "POST", "/api/v1/containers/"+ctr.ID+"/start", nil, &task); st != 202 || task.JobID == "" {
+		t.Fatalf("start: %d %+v", st, task)
 	}
 	var ids []string
 	for _, j := range jobs {
@@ -92,9 +103,9 @@ func TestUsageLedgerMatchesSacct(t *testing.T) {
 	// Wait until sacct has every job ended with its final figures (sacct lags slurmctld).
 	deadline := time.Now().Add(40 * time.Second)
 	for {
-		out, _ := exec.Command("sacct", "-X", "-P", "-n", "--allusers", "-j", strings.Join(ids, ","), "--format=JobID,State").Output()
+		out, _ := exec.Command("sacct", "-X", "-P", "-n", "--allusers", "-j", strings.Join(append(ids, task.JobID), ","), "--format=JobID,State").Output()
 		done := strings.Count(string(out), "COMPLETED")
-		if done == len(ids) {
+		if done == len(ids)+1 {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -126,6 +137,12 @@ func TestUsageLedgerMatchesSacct(t *testing.T) {
 	}
 	if got != want || want[0] == 0 {
 		t.Errorf("ledger sums %v, sacct sums %v (GPU-s, CPU-s, jobs)", got, want)
+	}
+	// The gateway's job is recognised by its task id and priced at its flavor's price.
+	gw, err := g.d.Store().UsageJob(ctx, "batchgate", task.JobID)
+	if f := sacctFigures(t, []string{task.JobID})[task.JobID]; err != nil || !gw.FromGateway || gw.TaskID != task.ID ||
+		gw.GPUs != 1 || gw.ElapsedSec != f[0] || gw.ElapsedSec == 0 || math.Abs(gw.Cost-float64(gw.ElapsedSec)/3600*2.5) > 1e-9 {
+		t.Errorf("gateway job %s: %+v %v (sacct %v)", task.JobID, gw, err, f)
 	}
 	// The held job never became eligible: windowed sacct leaves it out, and it costs nothing.
 	if rec, err := g.d.Store().UsageJob(ctx, "batchgate", held); err == nil && (rec.GPUSeconds != 0 || rec.CPUSeconds != 0 || rec.Cost != 0) {
