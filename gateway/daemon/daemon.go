@@ -68,10 +68,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Daemon, err
 		d.logs, gateway.NewBroker(10000), log)
 	d.usage = gateway.NewUsage(UsageConfig(cfg), d.db, d.sched, log)
 	d.http = httpapi.New(httpapi.Options{
-		Usage:   d.usage,
 		Logger:  log,
 		Checks:  d.readinessChecks(),
 		Service: d.svc,
+		Usage:   d.usage,
 		Auth:    gateway.Authenticator{Tokens: d.db},
 		Metrics: []func(w io.Writer){d.sched.writeMetrics},
 	})
@@ -144,8 +144,8 @@ func (d *Daemon) Usage() *gateway.Usage { return d.usage }
 // Store is the running store (for in-process tests and the admin CLI).
 func (d *Daemon) Store() *sqlite.DB { return d.db }
 
-// Run serves and runs the reconciler and usage ingestion until ctx is cancelled, then shuts down gracefully, waiting
-// at most the configured shutdown timeout for requests in flight.
+// Run serves and runs the reconciler and usage ingestion until ctx is cancelled, then shuts down
+// gracefully, waiting at most the configured shutdown timeout for requests in flight.
 func (d *Daemon) Run(ctx context.Context) error {
 	loopCtx, stopLoops := context.WithCancel(ctx)
 	var loops sync.WaitGroup
