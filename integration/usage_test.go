@@ -117,7 +117,7 @@ func TestUsageLedgerMatchesSacct(t *testing.T) {
 	to := time.Now().UTC().Truncate(time.Second).Add(time.Second)
 
 	// Right after a job ends, sacct may still show its placeholder record without an eligible
-	// time, which windowed queries leave out (slurm.md 26): ingestion's overlap picks such jobs
+	// time, which windowed queries leave out (sacct lags slurmctld): ingestion's overlap picks such jobs
 	// up later; here the window is read again until every job is in.
 	u := g.d.Usage()
 	for missing := append(slices.Clone(ids), task.JobID); len(missing) > 0; {
