@@ -58,6 +58,9 @@ type JobStatus struct {
 	JobID      string
 	User       string // the Unix login the job runs as
 	Comment    string // the task id the gateway put in --comment
+	Account    string // the Slurm account (the project); filled by accounting records
+	Partition  string
+	Name       string // the job name (accounting records)
 	State      TaskState
 	Reason     string
 	SubmitAt   time.Time // zero when unknown

@@ -33,6 +33,7 @@ type Config struct {
 	HFS             HFS           `yaml:"hfs"`
 	Images          Images        `yaml:"images"`
 	COS             COS           `yaml:"cos"`
+	Usage           Usage         `yaml:"usage"`
 	Flavors         []Flavor      `yaml:"flavors" override:"-"`
 }
 
@@ -70,6 +71,29 @@ type COS struct {
 	Region        string `yaml:"region"`
 	TLS           bool   `yaml:"tls"`
 	RetentionDays int    `yaml:"retention_days"`
+}
+
+// Usage configures the usage ledger read from sacct and the prices of jobs from outside the
+// gateway.
+type Usage struct {
+	Cluster         string        `yaml:"cluster"`
+	PricePerGPUHour float64       `yaml:"price_per_gpu_hour"`
+	PricePerCPUHour float64       `yaml:"price_per_cpu_hour"`
+	Currency        string        `yaml:"currency"`
+	IngestInterval  time.Duration `yaml:"ingest_interval"`
+	Window          time.Duration `yaml:"window"`
+	Overlap         time.Duration `yaml:"overlap"`
+	Backfill        time.Duration `yaml:"backfill"`
+	StepsPerTick    int           `yaml:"steps_per_tick"`
+	MaxQueryRange   time.Duration `yaml:"max_query_range"`
+}
+
+// UsageCurrency is the currency of usage figures: usage.currency, or when empty the flavors'.
+func (c Config) UsageCurrency() string {
+	if c.Usage.Currency == "" && len(c.Flavors) > 0 {
+		return c.Flavors[0].Currency
+	}
+	return c.Usage.Currency
 }
 
 // Flavor is one hardware size as the site configures it.

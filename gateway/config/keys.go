@@ -79,6 +79,12 @@ func parseInto(field reflect.Value, value string) error {
 			return fmt.Errorf("not a whole number")
 		}
 		field.SetInt(int64(n))
+	case field.Kind() == reflect.Float64:
+		f, err := strconv.ParseFloat(value, 64)
+		if err != nil {
+			return fmt.Errorf("not a number")
+		}
+		field.SetFloat(f)
 	case field.Kind() == reflect.Slice && field.Type().Elem().Kind() == reflect.String:
 		var items []string
 		for item := range strings.SplitSeq(value, ",") {

@@ -51,7 +51,43 @@ func (c Config) Validate() []string {
 	}
 	c.COS.validate(&p)
 	validateFlavors(c.Flavors, &p)
+	c.validateUsage(&p)
 	return p
+}
+
+func (c Config) validateUsage(p *problems) {
+	u := c.Usage
+	if !slurmWordRE.MatchString(u.Cluster) {
+		p.add("usage.cluster", u.Cluster, "must name the Slurm cluster (its ClusterName): letters, digits, '.', '_' or '-'")
+	}
+	for key, v := range map[string]float64{"usage.price_per_gpu_hour": u.PricePerGPUHour, "usage.price_per_cpu_hour": u.PricePerCPUHour} {
+		if v < 0 {
+			p.add(key, fmt.Sprint(v), "must be 0 or more")
+		}
+	}
+	cur := c.UsageCurrency()
+	if u.Currency != "" && (len(u.Currency) != 3 || strings.ToUpper(u.Currency) != u.Currency) {
+		p.add("usage.currency", u.Currency, "must be a 3-letter ISO 4217 code (e.g. USD, TWD) or empty (the flavors' currency)")
+	}
+	for i, f := range c.Flavors {
+		if f.Currency != cur {
+			p.add(fmt.Sprintf("flavors[%d].currency", i), f.Currency, "must be the usage currency "+cur+": usage figures add up costs of all flavors")
+		}
+	}
+	p.positive("usage.ingest_interval", u.IngestInterval)
+	if u.Window < time.Minute {
+		p.add("usage.window", u.Window.String(), "must be at least 1m")
+	}
+	if u.Overlap < 0 {
+		p.add("usage.overlap", u.Overlap.String(), "must be 0 or a positive duration")
+	}
+	p.positive("usage.backfill", u.Backfill)
+	if u.StepsPerTick < 1 {
+		p.add("usage.steps_per_tick", fmt.Sprint(u.StepsPerTick), "must be 1 or more")
+	}
+	if u.MaxQueryRange < 24*time.Hour {
+		p.add("usage.max_query_range", u.MaxQueryRange.String(), "must be at least 24h")
+	}
 }
 
 func (c Cluster) validate(p *problems) {

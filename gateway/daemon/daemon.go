@@ -32,6 +32,7 @@ type Daemon struct {
 	sched *scheduler
 	logs  *logs
 	svc   *gateway.Service
+	usage *gateway.Usage
 	http  *httpapi.Server
 	ln    net.Listener
 	// stopLogs ends the log followers, which live as long as the daemon, not as one request.
@@ -65,10 +66,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Daemon, err
 	d.svc = gateway.NewService(serviceConfig(cfg), d.db, d.sched,
 		images{catalog: catalog, binary: cfg.Images.Apptainer, extraFlags: cfg.Images.ExtraFlags},
 		d.logs, gateway.NewBroker(10000), log)
+	d.usage = gateway.NewUsage(UsageConfig(cfg), d.db, d.sched, log)
 	d.http = httpapi.New(httpapi.Options{
 		Logger:  log,
 		Checks:  d.readinessChecks(),
 		Service: d.svc,
+		Usage:   d.usage,
 		Auth:    gateway.Authenticator{Tokens: d.db},
 		Audit:   d.db,
 		Metrics: []func(w io.Writer){d.sched.writeMetrics},
@@ -111,6 +114,16 @@ func serviceConfig(cfg config.Config) gateway.Config {
 	return sc
 }
 
+// UsageConfig builds the usage service's configuration (also used by the usage CLI).
+func UsageConfig(cfg config.Config) gateway.UsageConfig {
+	u := cfg.Usage
+	return gateway.UsageConfig{
+		Cluster: u.Cluster, Location: cfg.Cluster.Location(), MaxRange: u.MaxQueryRange,
+		Prices: gateway.UsagePrices{PerGPUHour: u.PricePerGPUHour, PerCPUHour: u.PricePerCPUHour, Currency: cfg.UsageCurrency()},
+		Window: u.Window, Overlap: u.Overlap, Backfill: u.Backfill, Interval: u.IngestInterval, StepsPerTick: u.StepsPerTick,
+	}
+}
+
 // readinessChecks are /readyz's: the database opens, slurmctld answers, the COS bucket exists.
 func (d *Daemon) readinessChecks() []httpapi.Check {
 	return []httpapi.Check{
@@ -126,16 +139,20 @@ func (d *Daemon) Addr() string { return d.ln.Addr().String() }
 // Service is the running Service (for in-process tests and the CLI).
 func (d *Daemon) Service() *gateway.Service { return d.svc }
 
+// Usage is the usage ledger's service (for in-process tests and the CLI).
+func (d *Daemon) Usage() *gateway.Usage { return d.usage }
+
 // Store is the running store (for in-process tests and the admin CLI).
 func (d *Daemon) Store() *sqlite.DB { return d.db }
 
-// Run serves and runs the reconciler until ctx is cancelled, then shuts down gracefully, waiting
-// at most the configured shutdown timeout for requests in flight.
+// Run serves and runs the reconciler and usage ingestion until ctx is cancelled, then shuts down
+// gracefully, waiting at most the configured shutdown timeout for requests in flight.
 func (d *Daemon) Run(ctx context.Context) error {
 	loopCtx, stopLoops := context.WithCancel(ctx)
 	var loops sync.WaitGroup
 	loops.Go(func() { d.ensureBucket(loopCtx) })
 	loops.Go(func() { d.svc.RunReconciler(loopCtx, d.cfg.Cluster.PollInterval) })
+	loops.Go(func() { d.usage.RunIngest(loopCtx) })
 	defer func() {
 		stopLoops()
 		loops.Wait()

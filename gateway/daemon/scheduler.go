@@ -87,24 +87,43 @@ func (s *scheduler) Accounting(ctx context.Context, from, to time.Time, jobIDs [
 	for _, id := range jobIDs {
 		q.JobIDs = append(q.JobIDs, slurm.JobID(id))
 	}
+	return s.accounting(ctx, q)
+}
+
+// UsageRecords reads every job of accounts active in [from, to), of all users, for the usage
+// ledger (gateway.UsageSource).
+func (s *scheduler) UsageRecords(ctx context.Context, from, to time.Time, accounts []string) ([]gateway.JobStatus, error) {
+	s.calls.acct.Add(1)
+	return s.accounting(ctx, slurm.AcctQuery{From: from, To: to, Accounts: accounts})
+}
+
+// accounting runs q and maps the records. Lines that do not parse are logged and left out.
+func (s *scheduler) accounting(ctx context.Context, q slurm.AcctQuery) ([]gateway.JobStatus, error) {
 	recs, err := s.client.Accounting(ctx, q)
 	if err = s.keepParsed(err, recs != nil, "sacct"); err != nil {
 		return nil, s.domainError(err)
 	}
 	out := make([]gateway.JobStatus, 0, len(recs))
 	for _, r := range recs {
-		exit, sig := r.ExitCode, r.Signal
-		js := gateway.JobStatus{
-			JobID: string(r.ID), User: r.User, Comment: r.Comment, State: taskState(r.State),
-			SubmitAt: r.Submit, EligibleAt: r.Eligible, StartAt: r.Start, EndAt: r.End,
-			ExitCode: &exit, Signal: &sig, GPUs: r.GPUs, CPUs: r.CPUs, ElapsedSec: r.Elapsed, Final: r.State.Terminal(),
-		}
-		if r.CancelledBy != "" {
-			js.Reason = "cancelled by uid " + r.CancelledBy
-		}
-		out = append(out, js)
+		out = append(out, AcctStatus(r))
 	}
 	return out, nil
+}
+
+// AcctStatus maps one sacct allocation record onto the domain's JobStatus (also for benchmarks
+// that read sacct without a daemon).
+func AcctStatus(r slurm.AcctRecord) gateway.JobStatus {
+	exit, sig := r.ExitCode, r.Signal
+	js := gateway.JobStatus{
+		JobID: string(r.ID), User: r.User, Comment: r.Comment, State: taskState(r.State),
+		Account: r.Account, Partition: r.Partition, Name: r.Name,
+		SubmitAt: r.Submit, EligibleAt: r.Eligible, StartAt: r.Start, EndAt: r.End,
+		ExitCode: &exit, Signal: &sig, GPUs: r.GPUs, CPUs: r.CPUs, ElapsedSec: r.Elapsed, Final: r.State.Terminal(),
+	}
+	if r.CancelledBy != "" {
+		js.Reason = "cancelled by uid " + r.CancelledBy
+	}
+	return js
 }
 
 func (s *scheduler) Cancel(ctx context.Context, user, jobID string) error {

@@ -82,7 +82,8 @@ func newWorld(t *testing.T) *world {
 			TimeLimit: time.Hour, PricePerHour: 2.5, Currency: "USD"}},
 		HomeTemplate: "/hfs/home/{user}", WorkTemplate: "/hfs/work/{user}", LogDirTemplate: "{work}/.batchgate/logs",
 	}, db, w.slurm, gatewaytest.Images{}, matrixLogs{}, gateway.NewBroker(100000), log)
-	w.opts = httpapi.Options{Logger: log, Service: w.svc, Auth: gateway.Authenticator{Tokens: db}, Audit: db}
+	usage := gateway.NewUsage(gateway.UsageConfig{Cluster: "c", Prices: gateway.UsagePrices{Currency: "USD"}}, db, nil, log)
+	w.opts = httpapi.Options{Logger: log, Service: w.svc, Auth: gateway.Authenticator{Tokens: db}, Audit: db, Usage: usage}
 	must := func(err error) {
 		t.Helper()
 		if err != nil {
@@ -267,6 +268,9 @@ var matrix = map[string]matrixRow{
 		want: expect{anon: 401, owner: 201, peer: 201, padmin: 201, oadmin: 422, sadmin: 422, disabled: 401, expired: 401, revoked: 401}},
 	// The audit trail: admins only; members are refused outright (403: the route is no secret).
 	"GET /api/v1/audit": {want: expect{anon: 401, owner: 403, peer: 403, padmin: 200, oadmin: 200, sadmin: 200,
+		disabled: 401, expired: 401, revoked: 401}},
+	// Usage: everyone signed in gets figures, scoped to what their role lets them see.
+	"GET /api/v1/usage": {want: expect{anon: 401, owner: 200, peer: 200, padmin: 200, oadmin: 200, sadmin: 200,
 		disabled: 401, expired: 401, revoked: 401}},
 }
 

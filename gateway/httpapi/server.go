@@ -30,6 +30,8 @@ type Options struct {
 	BodyLimit int
 	// Service does the work of the API; nil serves only the health endpoints.
 	Service *gateway.Service
+	// Usage answers /usage; nil answers it with 503.
+	Usage *gateway.Usage
 	// Auth turns a bearer token into a principal.
 	Auth Authenticator
 	// Audit is the audit trail: every authenticated change is recorded in it, and admins read it
@@ -114,6 +116,7 @@ func (s *Server) routes() {
 	api.Get("/tasks/:id/log", s.taskLog)
 	api.Get("/tasks/:id/log/download", s.taskLogDownload)
 	api.Get("/audit", s.listAudit)
+	api.Get("/usage", s.usage)
 }
 
 // Serve accepts connections on ln until Shutdown.

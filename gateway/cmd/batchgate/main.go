@@ -4,6 +4,7 @@
 //	batchgate config [--config FILE] [--defaults]       print the effective (or default) configuration
 //	batchgate admin OBJECT VERB ...                     projects, users, memberships, tokens
 //	batchgate script [--file SPEC] [--image ...] ...    the sbatch script for a container spec
+//	batchgate usage [--project P] [--from D] [--to D] [--by user|day|...] [--csv]
 //	batchgate version
 package main
 
@@ -56,6 +57,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return admin(ctx, args[1:], stdout, stderr)
 	case "script":
 		return scriptCmd(ctx, args[1:], stdout, stderr)
+	case "usage":
+		return usageCmd(ctx, args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "batchgate", version)
 		return nil
@@ -75,6 +78,7 @@ commands:
   config    print the effective configuration; --defaults prints the documented default file
   admin     manage projects, users, memberships and tokens (batchgate admin for details)
   script    print the exact sbatch script for a container spec (flags or --file), no gateway needed
+  usage     GPU hours, CPU hours and cost from the ledger: --project P --from D --to D [--by user|day] [--csv]
   version   print the version
 `
 
