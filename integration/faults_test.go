@@ -281,3 +281,33 @@ func startProcess(t *testing.T, bin string, flags []string) (*exec.Cmd, string) 
 	})
 	return cmd, url
 }
+
+// TestUnwritableLogDirectoryFailsTheTaskClearly: when the log directory cannot be made as the
+// user, the task fails at once with the reason, and nothing is submitted.
+func TestUnwritableLogDirectoryFailsTheTaskClearly(t *testing.T) {
+	requireCluster(t)
+	// Work directories under a root-owned parent: the users cannot create theirs there.
+	parent := filepath.Join(os.Getenv("BATCHGATE_DEV_DIR"), "unwritable-work")
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	g := startDevGateway(t, map[string]string{"hfs.work": parent + "/{user}"})
+	var c apiContainer
+	g.call(t, "alice", "POST", "/api/v1/containers", map[string]any{
+		"project": "vision", "name": "nolog", "image": "busybox", "flavor": "gpu-1", "command": "true",
+	}, &c)
+	var p struct {
+		Status int    `json:"status"`
+		Title  string `json:"title"`
+	}
+	if st := g.call(t, "alice", "POST", "/api/v1/containers/"+c.ID+"/start", nil, &p); st != http.StatusUnprocessableEntity ||
+		!strings.Contains(p.Title, "log directory") || !strings.Contains(p.Title, "Permission denied") {
+		t.Fatalf("start: %d %+v, want 422 naming the log directory and why", st, p)
+	}
+	ctr := g.container(t, "alice", c.ID)
+	var task apiTask
+	g.call(t, "alice", "GET", "/api/v1/tasks/"+ctr.CurrentTask, nil, &task)
+	if ctr.State != "Inactive" || task.State != "FAILED" || task.JobID != "" || !strings.Contains(task.Reason, "log directory") {
+		t.Fatalf("container %s, task %+v: want Inactive, FAILED with the reason, no job", ctr.State, task)
+	}
+}

@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"fmt"
 	"strings"
 
 	"batchgate/gateway"
@@ -46,11 +45,11 @@ func (s *DB) AppendAudit(ctx context.Context, e AuditEntry) (int64, error) {
 	res, err := s.db.ExecContext(ctx, `INSERT INTO audit (at, actor, action, resource, project, detail, remote, result)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, nt(e.At), e.Actor, e.Action, e.Resource, e.Project, e.Detail, e.Remote, e.Result)
 	if err != nil {
-		return 0, fmt.Errorf("append audit: %w", err)
+		return 0, dbErrorf("append audit: %w", err)
 	}
 	id, err := res.LastInsertId()
 	if err != nil {
-		return 0, fmt.Errorf("append audit: %w", err)
+		return 0, dbErrorf("append audit: %w", err)
 	}
 	return id, nil
 }
@@ -102,7 +101,7 @@ func (s *DB) Audit(ctx context.Context, f AuditFilter) ([]AuditEntry, error) {
 	err := s.db.SelectContext(ctx, &rows, `SELECT id, at, actor, action, resource, project, detail, remote, result
 		FROM audit WHERE `+strings.Join(where, " AND ")+" ORDER BY id DESC LIMIT ?", append(args, limit)...)
 	if err != nil {
-		return nil, fmt.Errorf("read audit: %w", err)
+		return nil, dbErrorf("read audit: %w", err)
 	}
 	out := make([]AuditEntry, len(rows))
 	for i, r := range rows {

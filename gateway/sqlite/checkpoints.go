@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"time"
 
 	"batchgate/gateway"
@@ -19,7 +18,7 @@ func (s *DB) LogCheckpoint(ctx context.Context, taskID string) ([]byte, error) {
 		return nil, gateway.NotFound("log checkpoint", taskID)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read log checkpoint %s: %w", taskID, err)
+		return nil, dbErrorf("read log checkpoint %s: %w", taskID, err)
 	}
 	return []byte(data), nil
 }
@@ -30,7 +29,7 @@ func (s *DB) SaveLogCheckpoint(ctx context.Context, taskID string, data []byte) 
 		ON CONFLICT (task_id) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at`,
 		taskID, string(data), time.Now().UnixNano())
 	if err != nil {
-		return fmt.Errorf("save log checkpoint %s: %w", taskID, err)
+		return dbErrorf("save log checkpoint %s: %w", taskID, err)
 	}
 	return nil
 }

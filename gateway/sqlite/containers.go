@@ -40,7 +40,7 @@ func (s *DB) CreateContainer(ctx context.Context, c *gateway.Container, key stri
 	}
 	row, err := toContainerRow(c)
 	if err != nil {
-		return fmt.Errorf("create container: %w", err)
+		return dbErrorf("create container: %w", err)
 	}
 	return s.inTx(ctx, func(tx *sqlx.Tx) error {
 		if err := claimKey(ctx, tx, c.Owner, opCreate, key, c.ID, now); err != nil {
@@ -52,7 +52,7 @@ func (s *DB) CreateContainer(ctx context.Context, c *gateway.Container, key stri
 			return nameTaken(c.Project, c.Name)
 		}
 		if err != nil {
-			return fmt.Errorf("create container: %w", err)
+			return dbErrorf("create container: %w", err)
 		}
 		return nil
 	})
@@ -79,7 +79,7 @@ func getContainer(ctx context.Context, q sqlx.QueryerContext, id string) (*gatew
 		return nil, gateway.NotFound("container", id)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read container %s: %w", id, err)
+		return nil, dbErrorf("read container %s: %w", id, err)
 	}
 	return row.container()
 }
@@ -94,7 +94,7 @@ func (s *DB) UpdateContainer(ctx context.Context, c *gateway.Container) error {
 	}
 	row, err := toContainerRow(c)
 	if err != nil {
-		return fmt.Errorf("update container: %w", err)
+		return dbErrorf("update container: %w", err)
 	}
 	return s.inTx(ctx, func(tx *sqlx.Tx) error {
 		if err := requireState(ctx, tx, c.ID, gateway.ActUpdate); err != nil {
@@ -107,7 +107,7 @@ func (s *DB) UpdateContainer(ctx context.Context, c *gateway.Container) error {
 			return nameTaken(c.Project, c.Name)
 		}
 		if err != nil {
-			return fmt.Errorf("update container %s: %w", c.ID, err)
+			return dbErrorf("update container %s: %w", c.ID, err)
 		}
 		return nil
 	})
@@ -122,7 +122,7 @@ func requireState(ctx context.Context, tx *sqlx.Tx, id string, action gateway.Ac
 		return gateway.NotFound("container", id)
 	}
 	if err != nil {
-		return fmt.Errorf("read container %s: %w", id, err)
+		return dbErrorf("read container %s: %w", id, err)
 	}
 	_, err = state.Next(action)
 	return err
@@ -136,7 +136,7 @@ func (s *DB) DeleteContainer(ctx context.Context, id string) error {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, "DELETE FROM containers WHERE id = ?", id); err != nil {
-			return fmt.Errorf("delete container %s: %w", id, err)
+			return dbErrorf("delete container %s: %w", id, err)
 		}
 		return nil
 	})

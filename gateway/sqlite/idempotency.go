@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -32,7 +31,7 @@ func claimKey(ctx context.Context, tx *sqlx.Tx, owner, op, key, resourceID strin
 	case err == nil:
 		return &gateway.ReplayError{ID: first}
 	case !errors.Is(err, sql.ErrNoRows):
-		return fmt.Errorf("read idempotency key: %w", err)
+		return dbErrorf("read idempotency key: %w", err)
 	}
 	_, err = tx.ExecContext(ctx, "INSERT INTO idempotency (owner, op, key, resource_id, created_at) VALUES (?, ?, ?, ?, ?)",
 		owner, op, key, resourceID, nt(now))
@@ -42,7 +41,7 @@ func claimKey(ctx context.Context, tx *sqlx.Tx, owner, op, key, resourceID strin
 		return gateway.Errorf(gateway.CodeConflict, "the idempotency key is being used by a concurrent request")
 	}
 	if err != nil {
-		return fmt.Errorf("record idempotency key: %w", err)
+		return dbErrorf("record idempotency key: %w", err)
 	}
 	return nil
 }
@@ -52,11 +51,11 @@ func claimKey(ctx context.Context, tx *sqlx.Tx, owner, op, key, resourceID strin
 func (s *DB) PurgeIdempotencyKeys(ctx context.Context, before time.Time) (int64, error) {
 	res, err := s.db.ExecContext(ctx, "DELETE FROM idempotency WHERE created_at < ?", nt(before))
 	if err != nil {
-		return 0, fmt.Errorf("purge idempotency keys: %w", err)
+		return 0, dbErrorf("purge idempotency keys: %w", err)
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return 0, fmt.Errorf("purge idempotency keys: %w", err)
+		return 0, dbErrorf("purge idempotency keys: %w", err)
 	}
 	return n, nil
 }

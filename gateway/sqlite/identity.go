@@ -60,7 +60,7 @@ func (s *DB) AddProject(ctx context.Context, p gateway.Project) error {
 		return conflictOn("name", "project %q already exists", p.Name)
 	}
 	if err != nil {
-		return fmt.Errorf("add project %s: %w", p.Name, err)
+		return dbErrorf("add project %s: %w", p.Name, err)
 	}
 	return nil
 }
@@ -69,7 +69,7 @@ func (s *DB) AddProject(ctx context.Context, p gateway.Project) error {
 func (s *DB) Projects(ctx context.Context) ([]gateway.Project, error) {
 	var rows []projectRow
 	if err := s.db.SelectContext(ctx, &rows, "SELECT name, description, created_at FROM projects ORDER BY name"); err != nil {
-		return nil, fmt.Errorf("list projects: %w", err)
+		return nil, dbErrorf("list projects: %w", err)
 	}
 	out := make([]gateway.Project, len(rows))
 	for i, r := range rows {
@@ -93,7 +93,7 @@ func (s *DB) AddUser(ctx context.Context, u gateway.User) error {
 		return conflictOn("name", "user %q already exists", u.Name)
 	}
 	if err != nil {
-		return fmt.Errorf("add user %s: %w", u.Name, err)
+		return dbErrorf("add user %s: %w", u.Name, err)
 	}
 	return nil
 }
@@ -102,7 +102,7 @@ func (s *DB) AddUser(ctx context.Context, u gateway.User) error {
 func (s *DB) Users(ctx context.Context) ([]gateway.User, error) {
 	var rows []userRow
 	if err := s.db.SelectContext(ctx, &rows, "SELECT name, site_admin, disabled, created_at FROM users ORDER BY name"); err != nil {
-		return nil, fmt.Errorf("list users: %w", err)
+		return nil, dbErrorf("list users: %w", err)
 	}
 	out := make([]gateway.User, len(rows))
 	for i, r := range rows {
@@ -119,7 +119,7 @@ func (s *DB) User(ctx context.Context, name string) (gateway.User, error) {
 		return gateway.User{}, gateway.NotFound("user", name)
 	}
 	if err != nil {
-		return gateway.User{}, fmt.Errorf("read user %s: %w", name, err)
+		return gateway.User{}, dbErrorf("read user %s: %w", name, err)
 	}
 	return gateway.User{Name: r.Name, SiteAdmin: r.SiteAdmin, Disabled: r.Disabled, CreatedAt: r.CreatedAt.time()}, nil
 }
@@ -134,11 +134,11 @@ func (s *DB) SetUserDisabled(ctx context.Context, name string, disabled bool) er
 // affectedOne turns a write that touched no row into CodeNotFound for kind id.
 func affectedOne(res sql.Result, err error, kind, id string) error {
 	if err != nil {
-		return fmt.Errorf("update %s %s: %w", kind, id, err)
+		return dbErrorf("update %s %s: %w", kind, id, err)
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return fmt.Errorf("update %s %s: %w", kind, id, err)
+		return dbErrorf("update %s %s: %w", kind, id, err)
 	}
 	if n == 0 {
 		return gateway.NotFound(kind, id)
@@ -150,7 +150,7 @@ func affectedOne(res sql.Result, err error, kind, id string) error {
 func exists(ctx context.Context, q sqlx.QueryerContext, table, kind, name string) error {
 	var n int
 	if err := sqlx.GetContext(ctx, q, &n, "SELECT COUNT(*) FROM "+table+" WHERE name = ?", name); err != nil {
-		return fmt.Errorf("read %s %s: %w", kind, name, err)
+		return dbErrorf("read %s %s: %w", kind, name, err)
 	}
 	if n == 0 {
 		return gateway.NotFound(kind, name)
@@ -176,7 +176,7 @@ func (s *DB) AddMember(ctx context.Context, project, user string, role gateway.R
 		_, err := tx.ExecContext(ctx, `INSERT INTO memberships (project, user, role) VALUES (?, ?, ?)
 			ON CONFLICT (project, user) DO UPDATE SET role = excluded.role`, project, user, role)
 		if err != nil {
-			return fmt.Errorf("add %s to %s: %w", user, project, err)
+			return dbErrorf("add %s to %s: %w", user, project, err)
 		}
 		return nil
 	})
@@ -196,7 +196,7 @@ func (s *DB) Members(ctx context.Context, project string) ([]Member, error) {
 	members := []Member{}
 	if err := s.db.SelectContext(ctx, &members,
 		"SELECT project, user, role FROM memberships WHERE project = ? ORDER BY user", project); err != nil {
-		return nil, fmt.Errorf("list members of %s: %w", project, err)
+		return nil, dbErrorf("list members of %s: %w", project, err)
 	}
 	return members, nil
 }
@@ -205,7 +205,7 @@ func (s *DB) Members(ctx context.Context, project string) ([]Member, error) {
 func roles(ctx context.Context, q sqlx.QueryerContext, user string) (map[string]gateway.Role, error) {
 	var ms []Member
 	if err := sqlx.SelectContext(ctx, q, &ms, "SELECT project, user, role FROM memberships WHERE user = ?", user); err != nil {
-		return nil, fmt.Errorf("read roles of %s: %w", user, err)
+		return nil, dbErrorf("read roles of %s: %w", user, err)
 	}
 	out := make(map[string]gateway.Role, len(ms))
 	for _, m := range ms {

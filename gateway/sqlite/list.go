@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"encoding/base64"
-	"fmt"
 	"sort"
 	"strconv"
 	"strings"
@@ -37,7 +36,7 @@ func (s *DB) Containers(ctx context.Context, f gateway.ContainerFilter) ([]*gate
 	}
 	var rows []containerRow
 	if err := s.db.SelectContext(ctx, &rows, query, args...); err != nil {
-		return nil, "", fmt.Errorf("list containers: %w", err)
+		return nil, "", dbErrorf("list containers: %w", err)
 	}
 	next := ""
 	if len(rows) > limit {

@@ -4,7 +4,6 @@ import (
 	"database/sql/driver"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"strings"
 	"time"
 
@@ -33,7 +32,7 @@ func (t *nanoTime) Scan(src any) error {
 	case int64:
 		*t = nanoTime(time.Unix(0, v).UTC())
 	default:
-		return fmt.Errorf("time column: unexpected %T", src)
+		return dbErrorf("time column: unexpected %T", src)
 	}
 	return nil
 }
@@ -86,7 +85,7 @@ func toContainerRow(c *gateway.Container) (containerRow, error) {
 	}
 	b, err := json.Marshal(env)
 	if err != nil {
-		return containerRow{}, fmt.Errorf("encode env: %w", err)
+		return containerRow{}, dbErrorf("encode env: %w", err)
 	}
 	return containerRow{
 		ID: c.ID, Project: c.Project, Owner: c.Owner, Name: c.Name, Image: c.Image, Flavor: c.Flavor,
@@ -99,7 +98,7 @@ func toContainerRow(c *gateway.Container) (containerRow, error) {
 func (r containerRow) container() (*gateway.Container, error) {
 	var env []gateway.EnvVar
 	if err := json.Unmarshal([]byte(r.Env), &env); err != nil {
-		return nil, fmt.Errorf("container %s: decode env: %w", r.ID, err)
+		return nil, dbErrorf("container %s: decode env: %w", r.ID, err)
 	}
 	if env == nil {
 		env = []gateway.EnvVar{}

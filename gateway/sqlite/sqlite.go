@@ -7,7 +7,6 @@ import (
 	"crypto/rand"
 	"embed"
 	"encoding/hex"
-	"fmt"
 	"io/fs"
 	"net/url"
 	"os"
@@ -41,7 +40,7 @@ const busyTimeout = 5 * time.Second
 // connection has them.
 func Open(ctx context.Context, path string) (*DB, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-		return nil, fmt.Errorf("create database directory: %w", err)
+		return nil, dbErrorf("create database directory: %w", err)
 	}
 	q := url.Values{}
 	q.Set("_foreign_keys", "on")
@@ -51,16 +50,16 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	q.Set("_txlock", "immediate") // writers take the lock at BEGIN, so they queue instead of failing mid-transaction
 	db, err := sqlx.Open("sqlite3", "file:"+path+"?"+q.Encode())
 	if err != nil {
-		return nil, fmt.Errorf("open database %s: %w", path, err)
+		return nil, dbErrorf("open database %s: %w", path, err)
 	}
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("open database %s: %w", path, err)
+		return nil, dbErrorf("open database %s: %w", path, err)
 	}
 	s := &DB{db: db, now: time.Now}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("migrate database %s: %w", path, err)
+		return nil, dbErrorf("migrate database %s: %w", path, err)
 	}
 	return s, nil
 }
@@ -72,7 +71,7 @@ func (s *DB) Close() error { return s.db.Close() }
 func (s *DB) Ping(ctx context.Context) error {
 	var one int
 	if err := s.db.GetContext(ctx, &one, "SELECT 1"); err != nil {
-		return fmt.Errorf("database: %w", err)
+		return dbErrorf("database: %w", err)
 	}
 	return nil
 }
@@ -82,11 +81,11 @@ func (s *DB) Ping(ctx context.Context) error {
 func (s *DB) migrate(ctx context.Context) error {
 	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`); err != nil {
-		return fmt.Errorf("create schema_migrations: %w", err)
+		return dbErrorf("create schema_migrations: %w", err)
 	}
 	var current int
 	if err := s.db.GetContext(ctx, &current, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations"); err != nil {
-		return fmt.Errorf("read schema version: %w", err)
+		return dbErrorf("read schema version: %w", err)
 	}
 	names, err := fs.Glob(migrationFiles, "migrations/*.sql")
 	if err != nil {
@@ -98,7 +97,7 @@ func (s *DB) migrate(ctx context.Context) error {
 		num, _, ok := strings.Cut(base, "_")
 		version, err := strconv.Atoi(num)
 		if !ok || err != nil {
-			return fmt.Errorf("migration %s: name must start with a number and '_'", base)
+			return dbErrorf("migration %s: name must start with a number and '_'", base)
 		}
 		if version <= current {
 			continue
@@ -119,14 +118,14 @@ func (s *DB) migrate(ctx context.Context) error {
 func (s *DB) inTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
 	tx, err := s.db.BeginTxx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("begin: %w", err)
+		return dbErrorf("begin: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
 	if err := fn(tx); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
+		return dbErrorf("commit: %w", err)
 	}
 	return nil
 }
@@ -141,18 +140,18 @@ func newID() string {
 func (s *DB) applyMigration(ctx context.Context, version int, name, body string) error {
 	tx, err := s.db.BeginTxx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("migration %s: %w", name, err)
+		return dbErrorf("migration %s: %w", name, err)
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
 	if _, err := tx.ExecContext(ctx, body); err != nil {
-		return fmt.Errorf("migration %s: %w", name, err)
+		return dbErrorf("migration %s: %w", name, err)
 	}
 	if _, err := tx.ExecContext(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
 		version, name, time.Now().UTC().Format(time.RFC3339)); err != nil {
-		return fmt.Errorf("migration %s: record version: %w", name, err)
+		return dbErrorf("migration %s: record version: %w", name, err)
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("migration %s: commit: %w", name, err)
+		return dbErrorf("migration %s: commit: %w", name, err)
 	}
 	return nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 
 	"github.com/jmoiron/sqlx"
 
@@ -20,10 +19,10 @@ import (
 // a start (nothing changes then).
 func (s *DB) StartTask(ctx context.Context, c *gateway.Container, t *gateway.Task, key string) error {
 	if t.State != "" && t.State != gateway.TaskSubmitting {
-		return fmt.Errorf("start task: state is %s, want %s", t.State, gateway.TaskSubmitting)
+		return dbErrorf("start task: state is %s, want %s", t.State, gateway.TaskSubmitting)
 	}
 	if t.ContainerID != "" && t.ContainerID != c.ID {
-		return fmt.Errorf("start task: task is for container %s, not %s", t.ContainerID, c.ID)
+		return dbErrorf("start task: task is for container %s, not %s", t.ContainerID, c.ID)
 	}
 	t.State, t.ContainerID = gateway.TaskSubmitting, c.ID
 	if t.Project == "" {
@@ -50,7 +49,7 @@ func (s *DB) StartTask(ctx context.Context, c *gateway.Container, t *gateway.Tas
 			return err
 		}
 		if _, err := tx.NamedExecContext(ctx, taskInsert, toTaskRow(t)); err != nil {
-			return fmt.Errorf("start task: insert task: %w", err)
+			return dbErrorf("start task: insert task: %w", err)
 		}
 		ev := gateway.TaskEvent{TaskID: t.ID, At: t.CreatedAt, State: gateway.TaskSubmitting}
 		if err := insertEvent(ctx, tx, ev); err != nil {
@@ -58,7 +57,7 @@ func (s *DB) StartTask(ctx context.Context, c *gateway.Container, t *gateway.Tas
 		}
 		if _, err := tx.ExecContext(ctx, "UPDATE containers SET state = ?, current_task = ?, updated_at = ? WHERE id = ?",
 			gateway.Ready, t.ID, nt(t.CreatedAt), c.ID); err != nil {
-			return fmt.Errorf("start task: update container: %w", err)
+			return dbErrorf("start task: update container: %w", err)
 		}
 		return nil
 	})
@@ -73,7 +72,7 @@ func insertEvent(ctx context.Context, tx *sqlx.Tx, ev gateway.TaskEvent) error {
 	_, err := tx.ExecContext(ctx, "INSERT INTO task_events (task_id, at, state, reason) VALUES (?, ?, ?, ?)",
 		ev.TaskID, nt(ev.At), ev.State, ev.Reason)
 	if err != nil {
-		return fmt.Errorf("record task %s event: %w", ev.TaskID, err)
+		return dbErrorf("record task %s event: %w", ev.TaskID, err)
 	}
 	return nil
 }
@@ -90,10 +89,10 @@ func (s *DB) SaveTask(ctx context.Context, t *gateway.Task, ev *gateway.TaskEven
 	return s.inTx(ctx, func(tx *sqlx.Tx) error {
 		res, err := tx.NamedExecContext(ctx, taskUpdate, toTaskRow(t))
 		if err != nil {
-			return fmt.Errorf("save task %s: %w", t.ID, err)
+			return dbErrorf("save task %s: %w", t.ID, err)
 		}
 		if n, err := res.RowsAffected(); err != nil {
-			return fmt.Errorf("save task %s: %w", t.ID, err)
+			return dbErrorf("save task %s: %w", t.ID, err)
 		} else if n == 0 {
 			return gateway.NotFound("task", t.ID)
 		}
@@ -114,7 +113,7 @@ func (s *DB) SaveTask(ctx context.Context, t *gateway.Task, ev *gateway.TaskEven
 			WHERE id = (SELECT container_id FROM tasks WHERE id = ?) AND current_task = ?`,
 			gateway.ContainerStateFor(t.State), nt(t.UpdatedAt), t.ID, t.ID)
 		if err != nil {
-			return fmt.Errorf("save task %s: update container: %w", t.ID, err)
+			return dbErrorf("save task %s: update container: %w", t.ID, err)
 		}
 		return nil
 	})
@@ -128,7 +127,7 @@ func (s *DB) Task(ctx context.Context, id string) (*gateway.Task, error) {
 		return nil, gateway.NotFound("task", id)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read task %s: %w", id, err)
+		return nil, dbErrorf("read task %s: %w", id, err)
 	}
 	return row.task(), nil
 }
@@ -155,7 +154,7 @@ var (
 func (s *DB) selectTasks(ctx context.Context, query string, args ...any) ([]*gateway.Task, error) {
 	var rows []taskRow
 	if err := s.db.SelectContext(ctx, &rows, query, args...); err != nil {
-		return nil, fmt.Errorf("list tasks: %w", err)
+		return nil, dbErrorf("list tasks: %w", err)
 	}
 	tasks := make([]*gateway.Task, len(rows))
 	for i, r := range rows {
@@ -169,7 +168,7 @@ func (s *DB) TaskEvents(ctx context.Context, taskID string) ([]gateway.TaskEvent
 	var rows []taskEventRow
 	if err := s.db.SelectContext(ctx, &rows,
 		"SELECT task_id, at, state, reason FROM task_events WHERE task_id = ? ORDER BY seq", taskID); err != nil {
-		return nil, fmt.Errorf("read task %s history: %w", taskID, err)
+		return nil, dbErrorf("read task %s history: %w", taskID, err)
 	}
 	if len(rows) == 0 {
 		// Every stored task has its first event, so no rows means no task; ask to be sure.
@@ -191,7 +190,7 @@ func (s *DB) TaskCounts(ctx context.Context) (map[gateway.TaskState]int, error) 
 		N     int               `db:"n"`
 	}
 	if err := s.db.SelectContext(ctx, &rows, "SELECT state, COUNT(*) AS n FROM tasks GROUP BY state"); err != nil {
-		return nil, fmt.Errorf("count tasks: %w", err)
+		return nil, dbErrorf("count tasks: %w", err)
 	}
 	counts := make(map[gateway.TaskState]int, len(rows))
 	for _, r := range rows {

@@ -5,7 +5,6 @@ import (
 	"crypto/subtle"
 	"database/sql"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -62,7 +61,7 @@ func (s *DB) CreateToken(ctx context.Context, user, name, hash string, expires *
 			return gateway.Errorf(gateway.CodeConflict, "a token with this secret already exists")
 		}
 		if err != nil {
-			return fmt.Errorf("create token for %s: %w", user, err)
+			return dbErrorf("create token for %s: %w", user, err)
 		}
 		return nil
 	})
@@ -81,7 +80,7 @@ func (s *DB) Tokens(ctx context.Context, user string) ([]Token, error) {
 	var rows []tokenRow
 	if err := s.db.SelectContext(ctx, &rows, `SELECT id, user, name, created_at, expires_at, revoked_at,
 		last_used_at FROM tokens WHERE user = ? ORDER BY created_at, id`, user); err != nil {
-		return nil, fmt.Errorf("list tokens of %s: %w", user, err)
+		return nil, dbErrorf("list tokens of %s: %w", user, err)
 	}
 	out := make([]Token, len(rows))
 	for i, r := range rows {
@@ -129,7 +128,7 @@ func (s *DB) PrincipalByTokenHash(ctx context.Context, hash string, now time.Tim
 		return gateway.Principal{}, errUnknownToken
 	}
 	if err != nil {
-		return gateway.Principal{}, fmt.Errorf("authenticate: %w", err)
+		return gateway.Principal{}, dbErrorf("authenticate: %w", err)
 	}
 	switch {
 	case subtle.ConstantTimeCompare([]byte(r.Hash), []byte(hash)) != 1:
@@ -143,11 +142,11 @@ func (s *DB) PrincipalByTokenHash(ctx context.Context, hash string, now time.Tim
 	}
 	projects, err := roles(ctx, s.db, r.User)
 	if err != nil {
-		return gateway.Principal{}, fmt.Errorf("authenticate: %w", err)
+		return gateway.Principal{}, dbErrorf("authenticate: %w", err)
 	}
 	if last := r.LastUsedAt.ptr(); last == nil || now.Sub(*last) >= lastUsedResolution {
 		if _, err := s.db.ExecContext(ctx, "UPDATE tokens SET last_used_at = ? WHERE id = ?", nt(now), r.ID); err != nil {
-			return gateway.Principal{}, fmt.Errorf("authenticate: record last use: %w", err)
+			return gateway.Principal{}, dbErrorf("authenticate: record last use: %w", err)
 		}
 	}
 	return gateway.Principal{User: r.User, SiteAdmin: r.SiteAdmin, Projects: projects}, nil

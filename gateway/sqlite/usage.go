@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"strings"
 	"time"
 
@@ -59,7 +58,7 @@ func (s *DB) UsageWatermark(ctx context.Context, cluster string) (time.Time, err
 		return time.Time{}, gateway.NotFound("usage watermark", cluster)
 	}
 	if err != nil {
-		return time.Time{}, fmt.Errorf("read usage watermark: %w", err)
+		return time.Time{}, dbErrorf("read usage watermark: %w", err)
 	}
 	return at.time(), nil
 }
@@ -70,7 +69,7 @@ func (s *DB) SetUsageWatermark(ctx context.Context, cluster string, at time.Time
 		ON CONFLICT (cluster) DO UPDATE SET watermark = excluded.watermark, updated_at = excluded.updated_at`,
 		cluster, nt(at), nt(s.now()))
 	if err != nil {
-		return fmt.Errorf("write usage watermark: %w", err)
+		return dbErrorf("write usage watermark: %w", err)
 	}
 	return nil
 }
@@ -88,7 +87,7 @@ var usageKeyColumn = map[gateway.UsageKey]string{
 func (s *DB) SumUsage(ctx context.Context, f gateway.UsageFilter) ([]gateway.UsageRow, error) {
 	key, ok := usageKeyColumn[f.By]
 	if !ok {
-		return nil, fmt.Errorf("sum usage: unknown grouping %q", f.By)
+		return nil, dbErrorf("sum usage: unknown grouping %q", f.By)
 	}
 	group := ""
 	if f.By != gateway.ByNone {
@@ -160,19 +159,19 @@ func usageScopes(f gateway.UsageFilter) []scopeClause {
 func (s *DB) sumUsage(ctx context.Context, query string, args []any) ([]gateway.UsageRow, error) {
 	rows, err := s.db.QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("sum usage: %w", err)
+		return nil, dbErrorf("sum usage: %w", err)
 	}
 	defer rows.Close()
 	var out []gateway.UsageRow
 	for rows.Next() {
 		var r gateway.UsageRow
 		if err := rows.Scan(&r.Key, &r.Jobs, &r.GPUSeconds, &r.CPUSeconds, &r.Cost); err != nil {
-			return nil, fmt.Errorf("sum usage: %w", err)
+			return nil, dbErrorf("sum usage: %w", err)
 		}
 		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sum usage: %w", err)
+		return nil, dbErrorf("sum usage: %w", err)
 	}
 	return out, nil
 }
@@ -197,7 +196,7 @@ func (s *DB) UsageJob(ctx context.Context, cluster, jobID string) (gateway.Usage
 		return gateway.UsageRecord{}, gateway.NotFound("usage of job", jobID)
 	}
 	if err != nil {
-		return gateway.UsageRecord{}, fmt.Errorf("read usage of job %s: %w", jobID, err)
+		return gateway.UsageRecord{}, dbErrorf("read usage of job %s: %w", jobID, err)
 	}
 	return gateway.UsageRecord{Cluster: cluster, JobID: jobID, User: row.User, Account: row.Account,
 		Partition: row.Partition, Name: row.Name, State: gateway.TaskState(row.State), SubmitAt: row.Submit.time(),

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"fmt"
 	"sort"
 	"time"
 
@@ -82,7 +81,7 @@ func newUsageWriter(ctx context.Context, tx *sqlx.Tx, now time.Time) (*usageWrit
 	}
 	if err != nil {
 		w.close()
-		return nil, fmt.Errorf("upsert usage: %w", err)
+		return nil, dbErrorf("upsert usage: %w", err)
 	}
 	return w, nil
 }
@@ -104,7 +103,7 @@ func (w *usageWriter) write(ctx context.Context, r *gateway.UsageRecord) (bool, 
 		nt(r.SubmitAt), nt(r.StartAt), nt(r.EndAt), r.ElapsedSec, r.GPUs, r.CPUs, r.GPUSeconds, r.CPUSeconds,
 		r.Cost, r.Currency, r.FromGateway, r.TaskID, r.Digest(), nt(w.now))
 	if err != nil {
-		return false, fmt.Errorf("upsert usage of job %s: %w", r.JobID, err)
+		return false, dbErrorf("upsert usage of job %s: %w", r.JobID, err)
 	}
 	if n, err := res.RowsAffected(); err != nil || n == 0 {
 		return false, nil // unchanged (the digest matched)
@@ -117,14 +116,14 @@ func (w *usageWriter) write(ctx context.Context, r *gateway.UsageRecord) (bool, 
 func (w *usageWriter) replaceSlices(ctx context.Context, r *gateway.UsageRecord) error {
 	var old []storedSlice
 	if err := w.oldSlices.SelectContext(ctx, &old, r.Cluster, r.JobID); err != nil {
-		return fmt.Errorf("read usage slices of job %s: %w", r.JobID, err)
+		return dbErrorf("read usage slices of job %s: %w", r.JobID, err)
 	}
 	for _, sl := range old {
 		w.add(sl, -1)
 	}
 	if len(old) > 0 {
 		if _, err := w.delSlices.ExecContext(ctx, r.Cluster, r.JobID); err != nil {
-			return fmt.Errorf("replace usage slices of job %s: %w", r.JobID, err)
+			return dbErrorf("replace usage slices of job %s: %w", r.JobID, err)
 		}
 	}
 	for _, s := range r.Slices {
@@ -135,7 +134,7 @@ func (w *usageWriter) replaceSlices(ctx context.Context, r *gateway.UsageRecord)
 		}
 		if _, err := w.insSlice.ExecContext(ctx, r.Cluster, r.JobID, sl.Day, sl.Account, sl.User, sl.Start,
 			sl.End, sl.GPUs, sl.CPUs, sl.Rate, sl.Starts); err != nil {
-			return fmt.Errorf("write usage slice of job %s: %w", r.JobID, err)
+			return dbErrorf("write usage slice of job %s: %w", r.JobID, err)
 		}
 		w.add(sl, 1)
 	}
@@ -170,17 +169,17 @@ func (w *usageWriter) flush(ctx context.Context) error {
 	})
 	add, err := w.tx.PrepareContext(ctx, usageDayAdd)
 	if err != nil {
-		return fmt.Errorf("update usage days: %w", err)
+		return dbErrorf("update usage days: %w", err)
 	}
 	defer add.Close()
 	for _, k := range keys {
 		d := w.days[k]
 		if _, err := add.ExecContext(ctx, k.account, k.user, k.day, d.jobs, d.gpuSec, d.cpuSec, d.cost); err != nil {
-			return fmt.Errorf("update usage of %s: %w", k.day, err)
+			return dbErrorf("update usage of %s: %w", k.day, err)
 		}
 		if d.shrunk {
 			if _, err := w.tx.ExecContext(ctx, usageDayPrune, k.account, k.user, k.day); err != nil {
-				return fmt.Errorf("prune usage of %s: %w", k.day, err)
+				return dbErrorf("prune usage of %s: %w", k.day, err)
 			}
 		}
 	}
