@@ -1,0 +1,189 @@
+// monitoring.js: usage from the gateway's ledger of sacct records: totals, GPU hours by day (a
+// chart), by user for admins (table and chart), own usage for members, and a CSV export. If the
+// gateway has no usage endpoint (404), the page says so plainly instead of failing.
+
+import { api } from '../api.js';
+import { h, s, fill, loading, empty, problemBox, num, money, toast } from '../ui.js';
+
+const RANGES = [[7, 'Last 7 days'], [30, 'Last 30 days'], [90, 'Last 90 days']];
+
+/** pointKey finds the label of a series point, whatever the usage API calls it. */
+export function pointKey(p) {
+  for (const k of ['period', 'day', 'date', 'week', 'month', 'start', 'bucket', 'key', 'user', 'project', 'group']) {
+    if (p[k] !== undefined && p[k] !== null && p[k] !== '') return String(p[k]);
+  }
+  return '?';
+}
+
+/** metric reads a figure from a totals or series object under its plausible names. */
+export function metric(o, name) {
+  const alias = {
+    gpu_hours: ['gpu_hours', 'gpuHours'],
+    gpu_count: ['gpu_count', 'gpus', 'max_gpus', 'gpu_jobs'],
+    cpu_hours: ['cpu_hours', 'cpuHours'],
+    cost: ['cost', 'total_cost'],
+    jobs: ['jobs', 'job_count', 'count'],
+  }[name] || [name];
+  for (const k of alias) if (o && typeof o[k] === 'number') return o[k];
+  return null;
+}
+
+function normalise(r) {
+  const series = r.series || r.items || r.rows || r.groups || [];
+  return { totals: r.totals || r.total || {}, series: Array.isArray(series) ? series : [], currency: r.currency || r.totals?.currency || 'USD' };
+}
+
+function isAdminOf(cluster, project) {
+  if (cluster.site_admin) return true;
+  return (cluster.projects || []).some((p) => p.name === project && p.role === 'admin') ||
+    (!project && (cluster.projects || []).some((p) => p.role === 'admin'));
+}
+
+export function render(root, ctx) {
+  const cluster = ctx.cluster || {};
+  const projects = (cluster.projects || []).map((p) => p.name);
+  const projectSel = h('select', { id: 'usage-project' },
+    cluster.site_admin || projects.length > 1 ? h('option', { value: '' }, cluster.site_admin ? 'All projects' : 'All my projects') : null,
+    projects.map((p) => h('option', { value: p }, p)));
+  const rangeSel = h('select', { id: 'usage-range' }, RANGES.map(([d, l]) => h('option', { value: d, selected: d === 30 }, l)));
+  const csv = h('button', { type: 'button', class: 'btn', id: 'usage-csv' }, 'Export CSV');
+  const body = h('div', { id: 'usage-body' }, loading('Loading usage'));
+  root.append(
+    h('div', { class: 'page-head' }, h('h1', {}, 'Monitoring')),
+    h('div', { class: 'toolbar' },
+      h('label', { for: 'usage-project' }, 'Project'), projectSel,
+      h('label', { for: 'usage-range' }, 'Period'), rangeSel, csv),
+    body);
+
+  let closed = false;
+  let dateOnly = false;
+  const params = (groupBy) => {
+    const days = Number(rangeSel.value);
+    const to = new Date();
+    const from = new Date(to.getTime() - days * 86400e3);
+    const fmt = (d) => (dateOnly ? d.toISOString().slice(0, 10) : d.toISOString().replace(/\.\d{3}Z$/, 'Z'));
+    const p = { from: fmt(from), to: fmt(to), group_by: groupBy };
+    if (projectSel.value) p.project = projectSel.value;
+    if (!isAdminOf(cluster, projectSel.value)) p.user = cluster.user;
+    return p;
+  };
+  // fetchUsage asks once more with plain dates if the gateway wants dates rather than times.
+  const fetchUsage = async (groupBy) => {
+    try { return normalise(await api.usage(params(groupBy))); } catch (err) {
+      if (!dateOnly && (err.status === 400 || err.status === 422) && (err.errors || []).some((e) => e.field === 'from' || e.field === 'to')) {
+        dateOnly = true;
+        return normalise(await api.usage(params(groupBy)));
+      }
+      throw err;
+    }
+  };
+
+  const load = async () => {
+    fill(body, loading('Loading usage'));
+    const admin = isAdminOf(cluster, projectSel.value);
+    try {
+      const [byDay, byUser] = await Promise.all([fetchUsage('day'), admin ? fetchUsage('user') : null]);
+      if (closed) return;
+      paint(byDay, byUser, admin);
+    } catch (err) {
+      if (closed) return;
+      if (err.status === 404) {
+        csv.disabled = true;
+        fill(body, h('div', { class: 'empty unavailable', 'data-state': 'unavailable', role: 'status' },
+          h('h2', {}, 'Usage is not available'),
+          h('p', {}, 'This gateway does not offer usage figures yet (GET /api/v1/usage answers 404). Task GPU hours and cost are shown on each container’s page.')));
+        return;
+      }
+      fill(body, problemBox(err, { retry: load }));
+    }
+  };
+
+  const paint = (byDay, byUser, admin) => {
+    const t = byDay.totals;
+    const cur = byDay.currency;
+    const cards = h('div', { class: 'cards' },
+      card('GPU hours', num(metric(t, 'gpu_hours'), 2), 'gpu-hours'),
+      card('GPU count', num(metric(t, 'gpu_count'), 0), 'gpu-count'),
+      card('CPU hours', num(metric(t, 'cpu_hours'), 2), 'cpu-hours'),
+      card('Cost', money(metric(t, 'cost'), cur), 'cost'),
+      card('Jobs', num(metric(t, 'jobs'), 0), 'jobs'));
+    const days = byDay.series.map((p) => ({ label: pointKey(p).slice(0, 10), value: metric(p, 'gpu_hours') || 0, p }));
+    const parts = [
+      h('h2', { class: 'sr-only' }, 'Totals'),
+      h('p', { class: 'muted' }, admin ? `Usage of ${projectSel.value || (cluster.site_admin ? 'all projects' : 'your projects')}, every user.` : `Your own usage (${cluster.user}).`),
+      cards,
+      h('section', { class: 'card', 'aria-labelledby': 'by-day' }, h('h2', { id: 'by-day' }, 'GPU hours by day'),
+        days.length ? barChart(days, 'GPU hours by day', 'vertical') : empty('No usage in this period.'),
+        days.length ? dataTable(['Day', 'GPU hours', 'GPU count', 'CPU hours', 'Cost'], byDay.series.map((p) => [pointKey(p).slice(0, 10), num(metric(p, 'gpu_hours'), 2), num(metric(p, 'gpu_count'), 0), num(metric(p, 'cpu_hours'), 2), money(metric(p, 'cost'), cur)]), 'Usage by day', true) : null),
+    ];
+    if (admin && byUser) {
+      const users = byUser.series.map((p) => ({ label: pointKey(p), value: metric(p, 'gpu_hours') || 0 })).sort((a, b) => b.value - a.value);
+      parts.push(h('section', { class: 'card', 'aria-labelledby': 'by-user' }, h('h2', { id: 'by-user' }, 'By user'),
+        users.length ? barChart(users, 'GPU hours by user', 'horizontal') : empty('No usage in this period.'),
+        users.length ? dataTable(['User', 'GPU hours', 'GPU count', 'CPU hours', 'Cost', 'Jobs'], byUser.series.map((p) => [pointKey(p), num(metric(p, 'gpu_hours'), 2), num(metric(p, 'gpu_count'), 0), num(metric(p, 'cpu_hours'), 2), money(metric(p, 'cost'), cur), num(metric(p, 'jobs'), 0)]), 'Usage by user') : null));
+    }
+    fill(body, parts);
+  };
+
+  csv.addEventListener('click', async () => {
+    csv.disabled = true;
+    try {
+      const blob = await api.usageCSV(params(isAdminOf(cluster, projectSel.value) ? 'user' : 'day'));
+      const url = URL.createObjectURL(blob);
+      const a = h('a', { href: url, download: `usage-${projectSel.value || 'all'}-${new Date().toISOString().slice(0, 10)}.csv` });
+      document.body.append(a); a.click(); a.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 10000);
+    } catch (err) { toast(`CSV export failed: ${err.title}${err.detail ? ` — ${err.detail}` : ''}`, 'error'); } finally { csv.disabled = false; }
+  });
+  projectSel.addEventListener('change', load);
+  rangeSel.addEventListener('change', load);
+  load();
+  return () => { closed = true; };
+}
+
+function card(label, value, key) {
+  return h('div', { class: 'stat', 'data-stat': key }, h('span', { class: 'stat-label' }, label), h('span', { class: 'stat-value' }, value));
+}
+
+function dataTable(head, rows, caption, collapsed = false) {
+  const table = h('div', { class: 'table-wrap' }, h('table', { class: 'list compact' }, h('caption', { class: 'sr-only' }, caption),
+    h('thead', {}, h('tr', {}, head.map((x, i) => h('th', { scope: 'col', class: i ? 'num' : '' }, x)))),
+    h('tbody', {}, rows.map((r) => h('tr', {}, r.map((x, i) => h('td', { class: i ? 'num' : '', 'data-label': head[i] }, x)))))));
+  return collapsed ? h('details', {}, h('summary', {}, 'Show the figures as a table'), table) : table;
+}
+
+/** barChart draws bars as inline SVG: vertical (one per day) or horizontal (one per user). */
+export function barChart(points, title, orientation) {
+  const max = Math.max(...points.map((p) => p.value), 0) || 1;
+  if (orientation === 'horizontal') {
+    const rowH = 26, labelW = 110, W = 640, H = points.length * rowH + 8;
+    return s('svg', { viewBox: `0 0 ${W} ${H}`, class: 'chart', role: 'img', 'aria-label': title, preserveAspectRatio: 'xMinYMin meet' },
+      s('title', {}, title),
+      points.map((p, i) => {
+        const w = ((W - labelW - 70) * p.value) / max;
+        const y = i * rowH + 4;
+        return s('g', {},
+          s('text', { x: labelW - 8, y: y + 16, 'text-anchor': 'end', class: 'axis' }, p.label),
+          s('rect', { x: labelW, y, width: Math.max(w, 1), height: rowH - 8, rx: 3, class: 'bar' }, s('title', {}, `${p.label}: ${num(p.value, 2)} GPU hours`)),
+          s('text', { x: labelW + w + 6, y: y + 16, class: 'value' }, num(p.value, 2)));
+      }));
+  }
+  const W = 720, H = 220, padL = 44, padB = 36, padT = 12;
+  const slot = (W - padL - 8) / points.length;
+  const bw = Math.max(2, Math.min(36, slot * 0.7));
+  const ticks = [0, 0.5, 1].map((f) => f * max);
+  const every = Math.ceil(points.length / 10);
+  return s('svg', { viewBox: `0 0 ${W} ${H}`, class: 'chart', role: 'img', 'aria-label': title },
+    s('title', {}, title),
+    ticks.map((v) => {
+      const y = padT + (H - padT - padB) * (1 - v / max);
+      return s('g', {}, s('line', { x1: padL, x2: W - 4, y1: y, y2: y, class: 'grid' }), s('text', { x: padL - 6, y: y + 4, 'text-anchor': 'end', class: 'axis' }, num(v, 1)));
+    }),
+    points.map((p, i) => {
+      const bh = ((H - padT - padB) * p.value) / max;
+      const x = padL + i * slot + (slot - bw) / 2;
+      return s('g', {},
+        s('rect', { x, y: H - padB - bh, width: bw, height: Math.max(bh, p.value ? 1 : 0), rx: 2, class: 'bar' }, s('title', {}, `${p.label}: ${num(p.value, 2)} GPU hours`)),
+        i % every === 0 ? s('text', { x: x + bw / 2, y: H - padB + 16, 'text-anchor': 'middle', class: 'axis' }, p.label.slice(5)) : null);
+    }));
+}
