@@ -1,0 +1,175 @@
+package integration
+
+import (
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestConsoleEndToEnd drives the web console in headless Chromium against the real gateway on the
+// dev cluster, as alice: sign in; create a container scheduled at the next whole hour through
+// the wizard; start it and see it Ready with its eligible hour; stop it; create a manual one,
+// watch it run and its log appear live, download the sealed log; see the monitoring page.
+// Screenshots of every page, at 1280 px and 390 px, go to integration/artifacts/console/.
+func TestConsoleEndToEnd(t *testing.T) {
+	findChromium(t) // skip before starting the gateway when there is no browser
+	g := startDevGateway(t, nil)
+	b := newBrowser(t, g.URL)
+	defer b.checkErrors()
+
+	b.do(15*time.Second, "open the console", chromedpNavigate(g.URL+"/"))
+	// The event-stream parser, in the browser: chunks split anywhere, CRLF, comments, ids.
+	parsed, err := eval[string](b, `(async () => {
+		const { feed } = await import('/js/sse.js');
+		const st = { buf: '', type: '', data: [], lastId: '', retry: 0 };
+		const out = [];
+		for (const c of ['retry: 10\n\n: ping\n\nid: 7\r', '\nevent: line\ndata: {"line":', '"a"}\ndata: x\n\nid: 9\nevent: end\ndata: {}\n', '\n'])
+			feed(st, c, (ev) => out.push(ev.type + '|' + ev.id + '|' + ev.data));
+		return out.join(';') + ';retry=' + st.retry;
+	})()`)
+	if err != nil || parsed != `line|7|{"line":"a"}`+"\n"+`x;end|9|{};retry=10` {
+		t.Fatalf("the SSE parser gives %q, %v", parsed, err)
+	}
+
+	// Sign in: a bad token is refused next to the field, the right one lands on the containers.
+	b.waitText(10*time.Second, "h1", "the sign-in page", contains("Sign in"))
+	b.shot("01-signin")
+	b.typeInto("#token", "not-a-token")
+	b.click("form button[type=submit]")
+	b.waitText(10*time.Second, "[data-error-for=token]", "the bad-token error next to the field", contains("not valid"))
+	b.clear("#token")
+	b.typeInto("#token", g.tokens["alice"])
+	b.click("form button[type=submit]")
+	b.waitText(15*time.Second, "main", "the empty containers list", contains("No containers yet"))
+	if who := b.text("#who"); !strings.Contains(who, "alice") {
+		t.Errorf("top bar shows %q, want alice", who)
+	}
+	b.shot("02-containers-empty")
+
+	// The wizard, scheduled at the next whole hour.
+	b.click("a.btn.primary[href='#/new']")
+	b.waitText(15*time.Second, "#image", "the image catalog", contains("busybox"))
+	b.click("form button[type=submit]") // Next with nothing filled in
+	b.waitText(5*time.Second, "[data-error-for=name]", "the name error", contains("lower-case"))
+	if b.attr("#name", "aria-invalid") != "true" {
+		t.Errorf("the name field is not marked invalid")
+	}
+	b.typeInto("#name", "hourly")
+	b.setSelect("#image", "busybox")
+	b.click("input[name=flavor][value=gpu-1]")
+	b.typeInto("#command", "echo on the hour")
+	b.shot("03-create-basic")
+	b.click("form button[type=submit]")
+	b.waitText(5*time.Second, ".step:not([hidden])", "the storage step", contains("HFS work"))
+	b.shot("04-create-storage")
+	b.click("form button[type=submit]")
+	b.waitText(5*time.Second, ".step:not([hidden]) h2", "the schedule step", contains("Schedule"))
+	b.click("#kind-at")
+	hour := b.attr("#sched-hour option:checked", "value")
+	want, err := time.Parse(time.RFC3339, hour)
+	if next := time.Now().UTC().Truncate(time.Hour).Add(time.Hour); err != nil || !want.Equal(next) {
+		t.Fatalf("the picker's first hour is %q (%v), want the next whole hour %s", hour, err, next.Format(time.RFC3339))
+	}
+	b.shot("05-create-schedule")
+	b.click("form button[type=submit]")
+	b.waitText(10*time.Second, "dl.review", "the price on the review", contains("$2.50 per hour"))
+	review := b.text("dl.review")
+	for _, s := range []string{"hourly", "busybox", "gpu-1", "echo on the hour", "$60.00", "UTC"} {
+		if !strings.Contains(review, s) {
+			t.Errorf("review lacks %q: %q", s, review)
+		}
+	}
+	b.shot("06-create-review")
+	b.click("form button[type=submit]")
+	b.waitText(15*time.Second, "h1", "the new container's page", contains("hourly"))
+	b.waitText(5*time.Second, ".head-state", "Inactive", contains("Inactive"))
+	b.waitText(10*time.Second, "#script", "the sbatch script", contains("#SBATCH"))
+
+	// Start it: Ready, eligible at the hour, waiting for it (BeginTime); shown live on the list.
+	b.click(".page-head [data-action=start]")
+	b.waitText(30*time.Second, ".head-state", "Ready with reason BeginTime", contains("BeginTime"))
+	if at, err := time.Parse(time.RFC3339, b.attr(".head-state [data-eligible]", "data-eligible")); err != nil || !at.Equal(want) {
+		t.Errorf("eligible at %v (%v), want %s", at, err, hour)
+	}
+	b.shot("07-detail-ready")
+	b.click(".crumbs a")
+	row := "tr[data-state=Ready]"
+	b.waitText(15*time.Second, row, "the Ready row with its eligible hour", contains("eligible at"))
+	if s := b.text(row); !strings.Contains(s, want.Format("15:04")) || !strings.Contains(s, "BeginTime") {
+		t.Errorf("the Ready row says %q, want the hour %s and the reason", s, want.Format("15:04"))
+	}
+	b.shot("08-containers-ready")
+	b.click(row + " [data-action=stop]")
+	b.click("dialog button[value=yes]")
+	b.waitText(20*time.Second, "tbody", "the stopped container Inactive", func(s string) bool {
+		return b.attr("tbody tr", "data-state") == "Inactive"
+	})
+
+	// A manual container: run it, watch its log live, download the sealed log.
+	b.click("a.btn.primary[href='#/new']")
+	b.waitText(15*time.Second, "#image", "the image catalog", contains("busybox"))
+	b.typeInto("#name", "printer")
+	b.setSelect("#image", "busybox")
+	b.click("input[name=flavor][value=gpu-1]")
+	b.typeInto("#command", `for i in 1 2 3 4 5 6 7 8; do echo "line $i $GREETING"; sleep 1; done`)
+	b.click(".env button.btn")
+	b.typeInto(".env-row .env-name", "GREETING")
+	b.typeInto(".env-row .env-value", "hello")
+	for i := 0; i < 3; i++ {
+		b.click("form button[type=submit]")
+	}
+	b.waitText(10*time.Second, "dl.review", "the review", contains("GREETING=hello"))
+	b.click("form button[type=submit]")
+	b.waitText(15*time.Second, "h1", "the manual container's page", contains("printer"))
+	b.click(".page-head [data-action=start]")
+	live := b.waitText(60*time.Second, "#log-text", "the first lines of the log, live", contains("line 2 hello"))
+	if strings.Contains(live, "line 8") {
+		t.Errorf("the log appeared only at the end: %q", live)
+	}
+	if st := b.text(".head-state"); !strings.Contains(st, "Running") {
+		t.Errorf("while its log streams the container is %q, want Running", st)
+	}
+	b.shot("09-detail-running")
+	b.waitText(30*time.Second, "#log-text", "the whole log", contains("line 8 hello"))
+	b.waitText(90*time.Second, "#log", "the download button once sealed", contains("Download log"))
+	b.click("#download-log")
+	b.waitText(15*time.Second, ".download-out", "the download link", contains("Open the log"))
+	url := b.attr("#download-link", "href")
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("download %s: %v", url, err)
+	}
+	sealed, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || strings.Count(string(sealed), "hello\n") != 8 {
+		t.Errorf("the downloaded log (%d) = %q, want 8 lines", resp.StatusCode, sealed)
+	}
+	b.waitText(30*time.Second, "table.tasks", "the completed task", contains("COMPLETED"))
+	b.shot("10-detail-done")
+
+	// Monitoring: GPU hours once usage exists, or a clear "not available" before it does.
+	if st := g.call(t, "alice", "GET", "/api/v1/usage?group_by=day", nil, nil); st == http.StatusNotFound {
+		b.click("nav a[data-nav=monitoring]")
+		b.waitText(15*time.Second, "[data-state=unavailable]", "the usage-unavailable state", contains("not available"))
+	} else {
+		deadline := time.Now().Add(2 * time.Minute)
+		for {
+			b.do(10*time.Second, "open monitoring", chromedpNavigate(g.URL+"/#/monitoring"))
+			v := b.waitText(15*time.Second, "[data-stat=gpu-hours] .stat-value", "the GPU hours figure", func(s string) bool { return s != "" })
+			if f, err := strconv.ParseFloat(strings.ReplaceAll(v, ",", ""), 64); err == nil && f > 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("monitoring shows %q GPU hours after 2 minutes, want the run's GPU hours", v)
+			}
+			time.Sleep(5 * time.Second)
+		}
+	}
+	b.shot("11-monitoring")
+	b.click("nav a[data-nav=containers]")
+	b.waitText(15*time.Second, "tbody", "both containers", func(s string) bool { return strings.Contains(s, "printer") && strings.Contains(s, "hourly") })
+	b.shot("12-containers")
+}
