@@ -47,7 +47,9 @@ func findChromium(t *testing.T) string {
 func newBrowser(t *testing.T, base string) *browser {
 	t.Helper()
 	exe := findChromium(t)
-	opts := []chromedp.ExecAllocatorOption{chromedp.ExecPath(exe), chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 900)}
+	// The browser runs in another time zone than the cluster (UTC), so both zones are shown.
+	opts := []chromedp.ExecAllocatorOption{chromedp.ExecPath(exe), chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 900),
+		chromedp.Env("TZ=Asia/Taipei")}
 	for _, f := range []string{"headless", "no-sandbox", "disable-gpu", "disable-quic", "no-first-run", "no-default-browser-check",
 		"disable-background-networking", "disable-component-update", "disable-sync", "disable-extensions", "hide-scrollbars",
 		"disable-dev-shm-usage"} {
@@ -164,7 +166,9 @@ func (b *browser) waitText(timeout time.Duration, sel, what string, cond func(st
 	}
 }
 
-func contains(sub string) func(string) bool { return func(s string) bool { return strings.Contains(s, sub) } }
+func contains(sub string) func(string) bool {
+	return func(s string) bool { return strings.Contains(s, sub) }
+}
 
 // setSelect chooses value in a <select> and tells the page, as a user's choice would.
 func (b *browser) setSelect(sel, value string) {

@@ -120,6 +120,16 @@ export function when(t, zone = clusterZone) {
   return formatter(zone, DT).format(d);
 }
 
+const SHORT = { month: 'short', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' };
+
+/** whenShort formats a time compactly for tables (no year), in the cluster's zone. */
+export function whenShort(t, zone = clusterZone) {
+  if (!t) return '—';
+  const d = new Date(t);
+  if (Number.isNaN(d.getTime())) return '—';
+  return formatter(zone, SHORT).format(d);
+}
+
 /** whenBoth shows a time in the cluster's zone, and the browser's when that differs. */
 export function whenBoth(t) {
   if (!t) return '—';

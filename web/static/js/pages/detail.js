@@ -3,7 +3,7 @@
 
 import { api } from '../api.js';
 import { subscribe } from '../sse.js';
-import { h, fill, loading, empty, problemBox, badge, when, whenBoth, scheduleText, num, money, toast } from '../ui.js';
+import { h, fill, loading, empty, problemBox, badge, when, whenShort, whenBoth, scheduleText, num, money, toast, zoneLabel, getClusterZone } from '../ui.js';
 import { actionButtons } from './actions.js';
 import { stateCell } from './containers.js';
 
@@ -58,19 +58,19 @@ export function render(root, ctx, [id]) {
     if (!tasks.length) { fill(tasksBox, h('h2', { id: 'tasks-h' }, 'Tasks'), empty('No tasks yet: start the container to run one.')); return; }
     const rows = tasks.map((t) => h('tr', { 'data-task': t.id, 'data-state': t.state, class: t.id === selected ? 'selected' : '' },
       h('td', { 'data-label': 'Task' }, h('code', { class: 'small' }, t.id), t.job_id ? h('span', { class: 'sub' }, `job ${t.job_id}`) : null),
-      h('td', { 'data-label': 'Submitted' }, when(t.submitted_at)),
-      h('td', { 'data-label': 'Eligible' }, when(t.eligible_at || (t.state === 'PENDING' ? t.begin : null))),
-      h('td', { 'data-label': 'Start' }, when(t.started_at)),
-      h('td', { 'data-label': 'End' }, when(t.ended_at)),
+      h('td', { 'data-label': 'Submitted', class: 'time' }, whenShort(t.submitted_at)),
+      h('td', { 'data-label': 'Eligible', class: 'time' }, whenShort(t.eligible_at || (t.state === 'PENDING' ? t.begin : null))),
+      h('td', { 'data-label': 'Start', class: 'time' }, whenShort(t.started_at)),
+      h('td', { 'data-label': 'End', class: 'time' }, whenShort(t.ended_at)),
       h('td', { 'data-label': 'State' }, badge(t.state)),
-      h('td', { 'data-label': 'Reason' }, t.reason || '—'),
+      h('td', { 'data-label': 'Reason' }, t.reason && t.reason !== 'None' ? t.reason : '—'),
       h('td', { 'data-label': 'Exit code', class: 'num' }, t.exit_code ?? '—'),
       h('td', { 'data-label': 'GPU hours', class: 'num' }, num(t.gpu_hours, 4)),
       h('td', { 'data-label': 'Cost', class: 'num' }, t.accounted || t.cost ? money(t.cost, t.currency) : '—'),
       h('td', { 'data-label': 'Log' }, h('button', { type: 'button', class: 'btn small', 'aria-label': `Show the log of task ${t.id}`, onclick: () => { selected = t.id; paintTasks(); showLog(); logBox.scrollIntoView({ block: 'start' }); } }, t.id === selected ? 'Showing' : 'Log'))));
     fill(tasksBox, h('h2', { id: 'tasks-h' }, 'Tasks'), h('div', { class: 'table-wrap' }, h('table', { class: 'list tasks' },
       h('thead', {}, h('tr', {}, ['Task', 'Submitted', 'Eligible', 'Start', 'End', 'State', 'Reason', 'Exit code', 'GPU hours', 'Cost', 'Log'].map((x) => h('th', { scope: 'col' }, x)))),
-      h('tbody', {}, rows))));
+      h('tbody', {}, rows))), h('p', { class: 'muted small' }, `Times in ${zoneLabel(getClusterZone())}.`));
   };
 
   // The log panel: follow while the task may still write, else the tail and the download.
@@ -181,7 +181,7 @@ export function render(root, ctx, [id]) {
         setTimeout(() => URL.revokeObjectURL(url), 10000);
       });
       fill(scriptBox, h('div', { class: 'row between' }, h('h2', { id: 'script-h' }, 'sbatch script'), h('div', { class: 'row' }, copy, save)),
-        h('p', { class: 'muted small' }, 'Exactly what a start submits now; you can also submit it yourself with sbatch.'), pre);
+        h('p', { class: 'muted small' }, 'Exactly what the next start submits (rendered now, with a fresh task id); you can also submit it yourself with sbatch.'), pre);
     } catch (err) {
       fill(scriptBox, h('h2', { id: 'script-h' }, 'sbatch script'), problemBox(err, { retry: paintScript }));
     }

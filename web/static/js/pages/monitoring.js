@@ -3,7 +3,7 @@
 // gateway has no usage endpoint (404), the page says so plainly instead of failing.
 
 import { api } from '../api.js';
-import { h, s, fill, loading, empty, problemBox, num, money, toast } from '../ui.js';
+import { h, s, fill, loading, empty, problemBox, num, money, toast, getClusterZone } from '../ui.js';
 
 const RANGES = [[7, 'Last 7 days'], [30, 'Last 30 days'], [90, 'Last 90 days']];
 
@@ -89,9 +89,16 @@ export function render(root, ctx) {
       if (closed) return;
       if (err.status === 404) {
         csv.disabled = true;
-        fill(body, h('div', { class: 'empty unavailable', 'data-state': 'unavailable', role: 'status' },
-          h('h2', {}, 'Usage is not available'),
-          h('p', {}, 'This gateway does not offer usage figures yet (GET /api/v1/usage answers 404). Task GPU hours and cost are shown on each container’s page.')));
+        const note = h('div', { class: 'notice', 'data-state': 'unavailable', role: 'status' },
+          h('strong', {}, 'Usage from sacct is not available on this gateway'),
+          h('p', {}, 'GET /api/v1/usage answers 404, so there is no project ledger or CSV export yet. The figures below are summed from the gateway’s own task records, for the containers you can see.'));
+        fill(body, note, loading('Summing task records'));
+        try {
+          const local = await fromTasks(projectSel.value, Number(rangeSel.value));
+          if (closed) return;
+          paint(local.byDay, local.byUser, admin);
+          body.prepend(note);
+        } catch (err2) { if (!closed) fill(body, note, problemBox(err2, { retry: load })); }
         return;
       }
       fill(body, problemBox(err, { retry: load }));
@@ -102,9 +109,9 @@ export function render(root, ctx) {
     const t = byDay.totals;
     const cur = byDay.currency;
     const cards = h('div', { class: 'cards' },
-      card('GPU hours', num(metric(t, 'gpu_hours'), 2), 'gpu-hours'),
+      card('GPU hours', hours(metric(t, 'gpu_hours')), 'gpu-hours'),
       card('GPU count', num(metric(t, 'gpu_count'), 0), 'gpu-count'),
-      card('CPU hours', num(metric(t, 'cpu_hours'), 2), 'cpu-hours'),
+      card('CPU hours', hours(metric(t, 'cpu_hours')), 'cpu-hours'),
       card('Cost', money(metric(t, 'cost'), cur), 'cost'),
       card('Jobs', num(metric(t, 'jobs'), 0), 'jobs'));
     const days = byDay.series.map((p) => ({ label: pointKey(p).slice(0, 10), value: metric(p, 'gpu_hours') || 0, p }));
@@ -114,13 +121,13 @@ export function render(root, ctx) {
       cards,
       h('section', { class: 'card', 'aria-labelledby': 'by-day' }, h('h2', { id: 'by-day' }, 'GPU hours by day'),
         days.length ? barChart(days, 'GPU hours by day', 'vertical') : empty('No usage in this period.'),
-        days.length ? dataTable(['Day', 'GPU hours', 'GPU count', 'CPU hours', 'Cost'], byDay.series.map((p) => [pointKey(p).slice(0, 10), num(metric(p, 'gpu_hours'), 2), num(metric(p, 'gpu_count'), 0), num(metric(p, 'cpu_hours'), 2), money(metric(p, 'cost'), cur)]), 'Usage by day', true) : null),
+        days.length ? dataTable(['Day', 'GPU hours', 'GPU count', 'CPU hours', 'Cost'], byDay.series.map((p) => [pointKey(p).slice(0, 10), hours(metric(p, 'gpu_hours')), num(metric(p, 'gpu_count'), 0), hours(metric(p, 'cpu_hours')), money(metric(p, 'cost'), cur)]), 'Usage by day', true) : null),
     ];
     if (admin && byUser) {
       const users = byUser.series.map((p) => ({ label: pointKey(p), value: metric(p, 'gpu_hours') || 0 })).sort((a, b) => b.value - a.value);
       parts.push(h('section', { class: 'card', 'aria-labelledby': 'by-user' }, h('h2', { id: 'by-user' }, 'By user'),
         users.length ? barChart(users, 'GPU hours by user', 'horizontal') : empty('No usage in this period.'),
-        users.length ? dataTable(['User', 'GPU hours', 'GPU count', 'CPU hours', 'Cost', 'Jobs'], byUser.series.map((p) => [pointKey(p), num(metric(p, 'gpu_hours'), 2), num(metric(p, 'gpu_count'), 0), num(metric(p, 'cpu_hours'), 2), money(metric(p, 'cost'), cur), num(metric(p, 'jobs'), 0)]), 'Usage by user') : null));
+        users.length ? dataTable(['User', 'GPU hours', 'GPU count', 'CPU hours', 'Cost', 'Jobs'], byUser.series.map((p) => [pointKey(p), hours(metric(p, 'gpu_hours')), num(metric(p, 'gpu_count'), 0), hours(metric(p, 'cpu_hours')), money(metric(p, 'cost'), cur), num(metric(p, 'jobs'), 0)]), 'Usage by user') : null));
     }
     fill(body, parts);
   };
@@ -139,6 +146,41 @@ export function render(root, ctx) {
   rangeSel.addEventListener('change', load);
   load();
   return () => { closed = true; };
+}
+
+/**
+ * fromTasks sums the accounted tasks of the containers the caller can see, by the day they ended
+ * and by owner: the fallback when the gateway has no usage ledger.
+ */
+async function fromTasks(project, days) {
+  const since = Date.now() - days * 86400e3;
+  const containers = (await api.containers()).filter((c) => !project || c.project === project);
+  const lists = await Promise.all(containers.map((c) => api.tasks(c.id)));
+  const tasks = lists.flat().filter((t) => t.accounted && t.ended_at && new Date(t.ended_at).getTime() >= since);
+  const add = (acc, t) => {
+    acc.gpu_hours += t.gpu_hours || 0; acc.cpu_hours += t.cpu_hours || 0; acc.cost += t.cost || 0; acc.jobs += 1;
+    acc.gpu_count += t.gpus || 0;
+    return acc;
+  };
+  const zero = () => ({ gpu_hours: 0, cpu_hours: 0, cost: 0, jobs: 0, gpu_count: 0 });
+  const group = (keyOf, name) => {
+    const m = new Map();
+    tasks.forEach((t) => { const k = keyOf(t); m.set(k, add(m.get(k) || { ...zero(), [name]: k }, t)); });
+    return [...m.values()].sort((a, b) => String(a[name]).localeCompare(String(b[name])));
+  };
+  const day = new Intl.DateTimeFormat('en-CA', { timeZone: getClusterZone(), year: 'numeric', month: '2-digit', day: '2-digit' });
+  const totals = tasks.reduce(add, zero());
+  const currency = tasks.find((t) => t.currency)?.currency || 'USD';
+  return {
+    byDay: { totals, series: group((t) => day.format(new Date(t.ended_at)), 'day'), currency },
+    byUser: { totals, series: group((t) => t.owner, 'user'), currency },
+  };
+}
+
+/** hours shows small figures with enough digits to be seen (a 10 s GPU job is 0.0028 h). */
+export function hours(x) {
+  if (x === null || x === undefined) return '—';
+  return num(x, Math.abs(x) < 1 ? 4 : 2);
 }
 
 function card(label, value, key) {
@@ -164,8 +206,8 @@ export function barChart(points, title, orientation) {
         const y = i * rowH + 4;
         return s('g', {},
           s('text', { x: labelW - 8, y: y + 16, 'text-anchor': 'end', class: 'axis' }, p.label),
-          s('rect', { x: labelW, y, width: Math.max(w, 1), height: rowH - 8, rx: 3, class: 'bar' }, s('title', {}, `${p.label}: ${num(p.value, 2)} GPU hours`)),
-          s('text', { x: labelW + w + 6, y: y + 16, class: 'value' }, num(p.value, 2)));
+          s('rect', { x: labelW, y, width: Math.max(w, 1), height: rowH - 8, rx: 3, class: 'bar' }, s('title', {}, `${p.label}: ${hours(p.value)} GPU hours`)),
+          s('text', { x: labelW + w + 6, y: y + 16, class: 'value' }, hours(p.value)));
       }));
   }
   const W = 720, H = 220, padL = 44, padB = 36, padT = 12;
@@ -177,13 +219,13 @@ export function barChart(points, title, orientation) {
     s('title', {}, title),
     ticks.map((v) => {
       const y = padT + (H - padT - padB) * (1 - v / max);
-      return s('g', {}, s('line', { x1: padL, x2: W - 4, y1: y, y2: y, class: 'grid' }), s('text', { x: padL - 6, y: y + 4, 'text-anchor': 'end', class: 'axis' }, num(v, 1)));
+      return s('g', {}, s('line', { x1: padL, x2: W - 4, y1: y, y2: y, class: 'grid' }), s('text', { x: padL - 6, y: y + 4, 'text-anchor': 'end', class: 'axis' }, num(v, max < 1 ? 4 : 1)));
     }),
     points.map((p, i) => {
       const bh = ((H - padT - padB) * p.value) / max;
       const x = padL + i * slot + (slot - bw) / 2;
       return s('g', {},
-        s('rect', { x, y: H - padB - bh, width: bw, height: Math.max(bh, p.value ? 1 : 0), rx: 2, class: 'bar' }, s('title', {}, `${p.label}: ${num(p.value, 2)} GPU hours`)),
+        s('rect', { x, y: H - padB - bh, width: bw, height: Math.max(bh, p.value ? 1 : 0), rx: 2, class: 'bar' }, s('title', {}, `${p.label}: ${hours(p.value)} GPU hours`)),
         i % every === 0 ? s('text', { x: x + bw / 2, y: H - padB + 16, 'text-anchor': 'middle', class: 'axis' }, p.label.slice(5)) : null);
     }));
 }
