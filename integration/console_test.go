@@ -58,6 +58,9 @@ func TestConsoleEndToEnd(t *testing.T) {
 		t.Errorf("the name field is not marked invalid")
 	}
 	b.typeInto("#name", "hourly")
+	if e := b.text("[data-error-for=name]"); e != "" {
+		t.Errorf("the name error stays after the name was typed: %q", e)
+	}
 	b.setSelect("#image", "busybox")
 	b.click("input[name=flavor][value=gpu-1]")
 	b.typeInto("#command", "echo on the hour")
@@ -116,8 +119,24 @@ func TestConsoleEndToEnd(t *testing.T) {
 	b.click("input[name=flavor][value=gpu-1]")
 	b.typeInto("#command", `for i in 1 2 3 4 5 6 7 8; do echo "line $i $GREETING"; sleep 1; done`)
 	b.click(".env button.btn")
-	b.typeInto(".env-row .env-name", "GREETING")
+	b.typeInto(".env-row .env-name", "SLURM_FOO") // passes the page's checks, refused by the gateway
 	b.typeInto(".env-row .env-value", "hello")
+	for i := 0; i < 3; i++ {
+		b.click("form button[type=submit]")
+	}
+	b.waitText(10*time.Second, "dl.review", "the review", contains("SLURM_FOO=hello"))
+	b.click("form button[type=submit]")
+	// The gateway's problem lands next to the variable, back on the step that holds it.
+	b.waitText(10*time.Second, `[data-error-for="env[0].name"]`, "the gateway's env error next to the field", contains("reserved"))
+	if step := b.text(".step:not([hidden]) h2"); step != "Basic information" {
+		t.Errorf("after a problem with env[0].name the wizard shows %q, want Basic information", step)
+	}
+	b.shot("06b-create-server-error")
+	b.clear(".env-row .env-name")
+	b.typeInto(".env-row .env-name", "GREETING")
+	if e := b.text(`[data-error-for="env[0].name"]`); e != "" {
+		t.Errorf("the env error stays after the field was edited: %q", e)
+	}
 	for i := 0; i < 3; i++ {
 		b.click("form button[type=submit]")
 	}
@@ -175,4 +194,20 @@ func TestConsoleEndToEnd(t *testing.T) {
 	b.click("nav a[data-nav=containers]")
 	b.waitText(15*time.Second, "tbody", "both containers", func(s string) bool { return strings.Contains(s, "printer") && strings.Contains(s, "hourly") })
 	b.shot("12-containers")
+
+	// A site admin sees every user's usage: the by-user table and chart.
+	b.click("#who button")
+	b.waitText(10*time.Second, "h1", "the sign-in page after signing out", contains("Sign in"))
+	if tok, _ := eval[string](b, `sessionStorage.getItem('batchgate.token') || ''`); tok != "" {
+		t.Errorf("the token is still in sessionStorage after signing out")
+	}
+	b.typeInto("#token", g.tokens["root"])
+	b.click("form button[type=submit]")
+	b.waitText(15*time.Second, "tbody", "alice's containers for the site admin", contains("printer"))
+	b.click("nav a[data-nav=monitoring]")
+	b.waitText(60*time.Second, "main", "usage by user for the site admin", contains("By user"))
+	if s := b.text("main"); !strings.Contains(s, "alice") {
+		t.Errorf("the admin's monitoring page does not list alice: %q", s)
+	}
+	b.shot("13-monitoring-admin")
 }

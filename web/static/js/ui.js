@@ -79,6 +79,19 @@ export function showFieldErrors(form, problem) {
   return rest;
 }
 
+/** clearAsEdited removes a field's error as soon as the user edits that field. */
+export function clearAsEdited(form) {
+  const handler = (ev) => {
+    const el = ev.target.closest('[data-field]');
+    if (!el) return;
+    const field = el.dataset.field;
+    el.removeAttribute('aria-invalid');
+    form.querySelectorAll(`[data-error-for="${CSS.escape(field)}"]`).forEach((slot) => { slot.replaceChildren(); slot.hidden = true; });
+  };
+  form.addEventListener('input', handler);
+  form.addEventListener('change', handler);
+}
+
 export function clearFieldErrors(form) {
   form.querySelectorAll('[data-error-for]').forEach((el) => { el.replaceChildren(); el.hidden = true; });
   form.querySelectorAll('[aria-invalid]').forEach((el) => el.removeAttribute('aria-invalid'));

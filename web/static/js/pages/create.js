@@ -3,7 +3,7 @@
 // gateway lands next to its field and the wizard jumps to the step that holds it.
 
 import { api } from '../api.js';
-import { h, fill, loading, problemBox, fieldError, showFieldErrors, clearFieldErrors, describeFlavor, money, duration, bytes, when, whenBoth, zoneLabel, getClusterZone, browserZone, toast } from '../ui.js';
+import { h, fill, loading, problemBox, fieldError, showFieldErrors, clearFieldErrors, clearAsEdited, describeFlavor, money, duration, bytes, when, whenBoth, zoneLabel, getClusterZone, browserZone, toast } from '../ui.js';
 import { hourChoices } from './hours.js';
 
 const STEPS = ['Basic information', 'Storage', 'Schedule', 'Review'];
@@ -223,6 +223,7 @@ function wizard(ctx, images, flavors, cluster) {
   });
 
   form.append(stepper, ...steps, status, h('div', { class: 'row end wizard-nav' }, back, next));
+  clearAsEdited(form);
   show(0);
   name.focus();
   return form;

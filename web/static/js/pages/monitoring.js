@@ -114,14 +114,14 @@ export function render(root, ctx) {
       card('CPU hours', hours(metric(t, 'cpu_hours')), 'cpu-hours'),
       card('Cost', money(metric(t, 'cost'), cur), 'cost'),
       card('Jobs', num(metric(t, 'jobs'), 0), 'jobs'));
-    const days = byDay.series.map((p) => ({ label: pointKey(p).slice(0, 10), value: metric(p, 'gpu_hours') || 0, p }));
+    const days = everyDay(byDay.series, Number(rangeSel.value));
     const parts = [
       h('h2', { class: 'sr-only' }, 'Totals'),
       h('p', { class: 'muted' }, admin ? `Usage of ${projectSel.value || (cluster.site_admin ? 'all projects' : 'your projects')}, every user.` : `Your own usage (${cluster.user}).`),
       cards,
       h('section', { class: 'card', 'aria-labelledby': 'by-day' }, h('h2', { id: 'by-day' }, 'GPU hours by day'),
-        days.length ? barChart(days, 'GPU hours by day', 'vertical') : empty('No usage in this period.'),
-        days.length ? dataTable(['Day', 'GPU hours', 'GPU count', 'CPU hours', 'Cost'], byDay.series.map((p) => [pointKey(p).slice(0, 10), hours(metric(p, 'gpu_hours')), num(metric(p, 'gpu_count'), 0), hours(metric(p, 'cpu_hours')), money(metric(p, 'cost'), cur)]), 'Usage by day', true) : null),
+        byDay.series.length ? barChart(days, 'GPU hours by day', 'vertical') : empty('No usage in this period.'),
+        byDay.series.length ? dataTable(['Day', 'GPU hours', 'GPU count', 'CPU hours', 'Cost'], byDay.series.map((p) => [pointKey(p).slice(0, 10), hours(metric(p, 'gpu_hours')), num(metric(p, 'gpu_count'), 0), hours(metric(p, 'cpu_hours')), money(metric(p, 'cost'), cur)]), 'Usage by day', true) : null),
     ];
     if (admin && byUser) {
       const users = byUser.series.map((p) => ({ label: pointKey(p), value: metric(p, 'gpu_hours') || 0 })).sort((a, b) => b.value - a.value);
@@ -177,6 +177,25 @@ async function fromTasks(project, days) {
   };
 }
 
+/**
+ * everyDay lays the by-day series on every day of the period (cluster zone), so that days with
+ * no usage show as gaps on a timeline rather than vanishing.
+ */
+export function everyDay(series, days) {
+  const fmt = new Intl.DateTimeFormat('en-CA', { timeZone: getClusterZone(), year: 'numeric', month: '2-digit', day: '2-digit' });
+  const byKey = new Map(series.map((p) => [pointKey(p).slice(0, 10), metric(p, 'gpu_hours') || 0]));
+  const out = [];
+  const seen = new Set();
+  for (let i = days - 1; i >= 0; i--) {
+    const key = fmt.format(new Date(Date.now() - i * 86400e3));
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push({ label: key, value: byKey.get(key) || 0 });
+  }
+  for (const [key, value] of byKey) if (!seen.has(key)) out.push({ label: key, value });
+  return out.sort((a, b) => a.label.localeCompare(b.label));
+}
+
 /** hours shows small figures with enough digits to be seen (a 10 s GPU job is 0.0028 h). */
 export function hours(x) {
   if (x === null || x === undefined) return '—';
@@ -199,7 +218,7 @@ export function barChart(points, title, orientation) {
   const max = Math.max(...points.map((p) => p.value), 0) || 1;
   if (orientation === 'horizontal') {
     const rowH = 26, labelW = 110, W = 640, H = points.length * rowH + 8;
-    return s('svg', { viewBox: `0 0 ${W} ${H}`, class: 'chart', role: 'img', 'aria-label': title, preserveAspectRatio: 'xMinYMin meet' },
+    return s('svg', { viewBox: `0 0 ${W} ${H}`, class: 'chart horizontal', role: 'img', 'aria-label': title, preserveAspectRatio: 'xMinYMin meet' },
       s('title', {}, title),
       points.map((p, i) => {
         const w = ((W - labelW - 70) * p.value) / max;

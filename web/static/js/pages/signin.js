@@ -2,7 +2,7 @@
 // when the browser tab closes, and never written to a cookie or to localStorage.
 
 import { api, setToken, clearToken } from '../api.js';
-import { h, fieldError, showFieldErrors, clearFieldErrors, problemBox, fill, setClusterZone } from '../ui.js';
+import { h, fieldError, showFieldErrors, clearFieldErrors, clearAsEdited, problemBox, fill, setClusterZone } from '../ui.js';
 
 export function render(root, ctx) {
   const input = h('input', { id: 'token', name: 'token', type: 'password', autocomplete: 'off', spellcheck: 'false', required: true, 'data-field': 'token', 'aria-describedby': 'token-help err-token' });
@@ -41,6 +41,7 @@ export function render(root, ctx) {
       submit.textContent = 'Sign in';
     }
   });
+  clearAsEdited(form);
   root.append(h('div', { class: 'center' }, form));
   input.focus();
 }
