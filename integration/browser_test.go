@@ -184,13 +184,17 @@ func (b *browser) setSelect(sel, value string) {
 func (b *browser) shot(name string) {
 	for _, w := range []struct{ width, height int64 }{{1280, 900}, {390, 844}} {
 		ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
-		err := chromedp.Do(ctx, chromedp.EmulateViewport(w.width, w.height), chromedp.Sleep(300*time.Millisecond))
+		// Toasts are fixed to the viewport: in a full-page picture they would float mid-page.
+		err := chromedp.Do(ctx, chromedp.EmulateViewport(w.width, w.height),
+			chromedp.Evaluate[chromedp.Void](`document.getElementById('toasts') && (document.getElementById('toasts').style.visibility = 'hidden')`),
+			chromedp.Sleep(300*time.Millisecond))
 		var png []byte
 		if err == nil {
 			png, err = chromedp.Run(ctx, chromedp.FullScreenshot(100))
 		}
 		if err == nil {
-			err = chromedp.Do(ctx, chromedp.EmulateViewport(1280, 900))
+			err = chromedp.Do(ctx, chromedp.EmulateViewport(1280, 900),
+				chromedp.Evaluate[chromedp.Void](`document.getElementById('toasts') && (document.getElementById('toasts').style.visibility = '')`))
 		}
 		cancel()
 		if err != nil {

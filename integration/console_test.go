@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/chromedp/chromedp"
 )
 
 // TestConsoleEndToEnd drives the web console in headless Chromium against the real gateway on the
@@ -105,6 +107,20 @@ func TestConsoleEndToEnd(t *testing.T) {
 		t.Errorf("the Ready row says %q, want the hour %s and the reason", s, want.Format("15:04"))
 	}
 	b.shot("08-containers-ready")
+	// Keyboard: Tab from the top reaches the list's actions in order, all of them real controls.
+	b.do(5*time.Second, "focus the skip link", chromedp.Evaluate[chromedp.Void](`document.querySelector('.skip').focus()`))
+	order := []string{"A:Skip to content"}
+	for i := 0; i < 25 && (!strings.HasPrefix(order[len(order)-1], "BUTTON:Stop")); i++ {
+		b.do(5*time.Second, "press Tab", chromedp.KeyEvent("\t"))
+		d, _ := eval[string](b, `(() => { const e = document.activeElement; return e.tagName + ':' + (e.getAttribute('aria-label') || e.innerText || e.placeholder || '').trim(); })()`)
+		order = append(order, d)
+	}
+	seq := strings.Join(order, " > ")
+	for _, want := range []string{"A:batchgate home", "A:Containers", "A:Create", "A:Monitoring", "BUTTON:Sign out", "A:New container", "INPUT:Filter containers", "A:hourly", "BUTTON:Stop hourly"} {
+		if !strings.Contains(seq, want) {
+			t.Errorf("Tab order %q lacks %q", seq, want)
+		}
+	}
 	b.click(row + " [data-action=stop]")
 	b.click("dialog button[value=yes]")
 	b.waitText(20*time.Second, "tbody", "the stopped container Inactive", func(s string) bool {

@@ -90,15 +90,18 @@ export function render(root, ctx, [id]) {
     const tools = h('div', { class: 'row' });
     fill(logBox, h('div', { class: 'row between' }, h('h2', { id: 'log-h' }, 'Log ', h('code', { class: 'small' }, t.id)), tools), status, pre);
     if (following) {
-      status.textContent = 'Following live…';
-      status.className = 'log-status live open';
+      const waiting = t.state === 'PENDING' || t.state === 'SUBMITTING';
+      const live = () => { status.textContent = 'Following live…'; status.className = 'log-status live open'; };
+      if (waiting) status.textContent = 'The task has not started yet; its log will appear here, live, as soon as it runs.';
+      else live();
       let lines = 0;
       stopLog = subscribe(`/api/v1/tasks/${encodeURIComponent(t.id)}/log?follow=1`, {
-        onStatus: (st, p) => { if (st === 'retrying') status.textContent = 'Reconnecting…'; if (st === 'closed') fill(status, problemBox(p)); if (st === 'open') status.textContent = 'Following live…'; },
+        onStatus: (st, p) => { if (st === 'retrying') status.textContent = 'Reconnecting…'; if (st === 'closed') fill(status, problemBox(p)); if (st === 'open' && lines > 0) live(); },
         onEvent: (ev) => {
           if (ev.type === 'line') {
             let line = '';
             try { line = JSON.parse(ev.data).line; } catch { return; }
+            if (lines === 0) live();
             const atBottom = pre.scrollHeight - pre.scrollTop - pre.clientHeight < 40;
             pre.append(`${line.replace(/\n$/, '')}\n`);
             if (++lines > 5000) pre.firstChild?.remove();
