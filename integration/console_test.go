@@ -209,6 +209,15 @@ func TestConsoleEndToEnd(t *testing.T) {
 	b.shot("11-monitoring")
 	b.click("nav a[data-nav=containers]")
 	b.waitText(15*time.Second, "tbody", "both containers", func(s string) bool { return strings.Contains(s, "printer") && strings.Contains(s, "hourly") })
+	// Favourites are pinned first: star the older container and it moves to the top.
+	if first := b.attr("tbody tr", "data-id"); b.text("tbody tr .name") != "printer" {
+		t.Errorf("newest first: the first row is %q (%s), want printer", b.text("tbody tr .name"), first)
+	}
+	b.click(`tbody tr:nth-child(2) button.star`)
+	b.waitText(10*time.Second, "tbody tr .name", "the starred container pinned first", func(s string) bool { return s == "hourly" })
+	if b.attr("tbody tr button.star", "aria-pressed") != "true" {
+		t.Errorf("the pinned container's star is not pressed")
+	}
 	b.shot("12-containers")
 
 	// A site admin sees every user's usage: the by-user table and chart.

@@ -29,7 +29,7 @@ export function stateCell(c, t) {
     const eligible = t.eligible_at || t.begin;
     if (eligible) parts.push(h('span', { class: 'sub', 'data-eligible': eligible }, `eligible at ${whenBoth(eligible)}`));
     const why = reasonText(t.reason);
-    if (why) parts.push(h('span', { class: 'sub reason', title: t.reason }, `${why} (${t.reason})`));
+    if (why) parts.push(h('span', { class: 'sub reason', title: t.reason }, why === t.reason ? why : `${why} (${t.reason})`));
     else if (t.state === 'SUBMITTING') parts.push(h('span', { class: 'sub' }, 'submitting to Slurm'));
   }
   if (c.state === 'Running' && t?.started_at) parts.push(h('span', { class: 'sub' }, `since ${when(t.started_at)}`));

@@ -9,6 +9,9 @@ import { stateCell } from './containers.js';
 
 const TERMINAL = new Set(['COMPLETED', 'FAILED', 'CANCELLED', 'TIMEOUT', 'OUT_OF_MEMORY', 'NODE_FAIL', 'PREEMPTED', 'BOOT_FAIL', 'DEADLINE']);
 
+/** shortID keeps an id's prefix and its last characters (its random part); the full id is its title. */
+export function shortID(id) { return id.length > 14 ? `${id.slice(0, 4)}…${id.slice(-8)}` : id; }
+
 export function render(root, ctx, [id]) {
   let c = null;
   let tasks = [];
@@ -57,7 +60,7 @@ export function render(root, ctx, [id]) {
   const paintTasks = () => {
     if (!tasks.length) { fill(tasksBox, h('h2', { id: 'tasks-h' }, 'Tasks'), empty('No tasks yet: start the container to run one.')); return; }
     const rows = tasks.map((t) => h('tr', { 'data-task': t.id, 'data-state': t.state, class: t.id === selected ? 'selected' : '' },
-      h('td', { 'data-label': 'Task' }, h('code', { class: 'small' }, t.id), t.job_id ? h('span', { class: 'sub' }, `job ${t.job_id}`) : null),
+      h('td', { 'data-label': 'Task' }, h('code', { class: 'small', title: t.id }, shortID(t.id)), t.job_id ? h('span', { class: 'sub' }, `job ${t.job_id}`) : null),
       h('td', { 'data-label': 'Submitted', class: 'time' }, whenShort(t.submitted_at)),
       h('td', { 'data-label': 'Eligible', class: 'time' }, whenShort(t.eligible_at || (t.state === 'PENDING' ? t.begin : null))),
       h('td', { 'data-label': 'Start', class: 'time' }, whenShort(t.started_at)),
