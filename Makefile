@@ -9,9 +9,11 @@ GO ?= go
 dev:
 	scripts/dev-gateway
 
-## test: install what is missing, bring up the dev cluster, run vet, lint, unit and integration tests
+## test: install what is missing, bring up the dev cluster, run vet, lint, unit and integration
+## tests, then the fault tests (they stop parts of the cluster, so they run alone, last)
 test: deps cluster-up vet lint
 	eval "$$(scripts/devcluster env)" && $(GO) test -count=1 -timeout 20m ./...
+	eval "$$(scripts/devcluster env)" && BATCHGATE_FAULTS=1 $(GO) test -count=1 -timeout 10m -run '^TestFault' ./integration/
 
 deps:
 	scripts/install-deps

@@ -269,6 +269,9 @@ var matrix = map[string]matrixRow{
 	// The audit trail: admins only; members are refused outright (403: the route is no secret).
 	"GET /api/v1/audit": {want: expect{anon: 401, owner: 403, peer: 403, padmin: 200, oadmin: 200, sadmin: 200,
 		disabled: 401, expired: 401, revoked: 401}},
+	// The cluster's facts and the caller's own roles and binds: anyone signed in.
+	"GET /api/v1/cluster": {want: expect{anon: 401, owner: 200, peer: 200, padmin: 200, oadmin: 200, sadmin: 200,
+		disabled: 401, expired: 401, revoked: 401}},
 	// Usage: everyone signed in gets figures, scoped to what their role lets them see.
 	"GET /api/v1/usage": {want: expect{anon: 401, owner: 200, peer: 200, padmin: 200, oadmin: 200, sadmin: 200,
 		disabled: 401, expired: 401, revoked: 401}},

@@ -12,6 +12,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"batchgate/gateway"
+	"batchgate/web"
 )
 
 // Check is one readiness probe: Run returns nil when the dependency named Name is usable.
@@ -57,6 +58,8 @@ type Server struct {
 	// streams is cancelled at Shutdown so that open event streams end and shutdown can finish.
 	streams       context.Context
 	cancelStreams context.CancelFunc
+	// console holds the web console's files by path, served at "/" (see console.go).
+	console map[string]consoleFile
 }
 
 // New builds the server and its route table.
@@ -72,6 +75,10 @@ func New(opts Options) *Server {
 	}
 	s := &Server{log: opts.Logger, opts: opts, svc: opts.Service, metrics: newHTTPMetrics(), limiter: newFailureLimiter()}
 	s.streams, s.cancelStreams = context.WithCancel(context.Background())
+	var err error
+	if s.console, err = loadConsole(web.Assets()); err != nil {
+		s.log.Error("web console not served", slog.Any("error", err))
+	}
 	s.app = fiber.New(fiber.Config{
 		AppName:               "batchgate",
 		DisableStartupMessage: true,
@@ -117,6 +124,9 @@ func (s *Server) routes() {
 	api.Get("/tasks/:id/log/download", s.taskLogDownload)
 	api.Get("/audit", s.listAudit)
 	api.Get("/usage", s.usage)
+	api.Get("/cluster", s.cluster)
+	// The web console, last: every route above keeps priority over its files.
+	s.app.Use(s.serveConsole)
 }
 
 // Serve accepts connections on ln until Shutdown.
