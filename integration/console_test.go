@@ -158,6 +158,7 @@ func TestConsoleEndToEnd(t *testing.T) {
 		b.click("form button[type=submit]")
 	}
 	b.waitText(10*time.Second, "dl.review", "the review", contains("SLURM_FOO=hello"))
+	b.waitText(10*time.Second, "dl.review", "the price on the review", contains("per hour"))
 	b.click("form button[type=submit]")
 	// The gateway's problem lands next to the variable, back on the step that holds it.
 	b.waitText(10*time.Second, `[data-error-for="env[0].name"]`, "the gateway's env error next to the field", contains("reserved"))
@@ -173,7 +174,10 @@ func TestConsoleEndToEnd(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		b.click("form button[type=submit]")
 	}
+	// Wait for the whole review, price included: a click while it still lays itself out can land
+	// beside the button.
 	b.waitText(10*time.Second, "dl.review", "the review", contains("GREETING=hello"))
+	b.waitText(10*time.Second, "dl.review", "the price on the review", contains("per hour"))
 	b.click("form button[type=submit]")
 	b.waitText(15*time.Second, "h1", "the manual container's page", contains("printer"))
 	b.click(".page-head [data-action=start]")

@@ -102,7 +102,9 @@ func startDevGateway(t *testing.T, flags map[string]string) *devGateway {
 	t.Helper()
 	requireCluster(t)
 	prepareDevCluster(t)
-	all := map[string]string{"images.apptainer": standIn, "cluster.poll_interval": "1s"}
+	// Tests want figures within seconds: poll and ingest often, and backfill only the last hours.
+	all := map[string]string{"images.apptainer": standIn, "cluster.poll_interval": "1s",
+		"usage.ingest_interval": "2s", "usage.backfill": "6h"}
 	for k, v := range flags {
 		all[k] = v
 	}
