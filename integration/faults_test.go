@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net"
@@ -87,38 +86,11 @@ func TestConcurrentCreateAndStart(t *testing.T) {
 	}
 }
 
-// stopSlurmctld stops the dev cluster's controller by its pid file and arranges for the cluster to
-// be brought back (scripts/devcluster up) when the test ends, whatever happens.
+// stopSlurmctld stops the dev cluster's controller and arranges for the cluster to be brought
+// back (scripts/devcluster up) when the test ends, whatever happens.
 func stopSlurmctld(t *testing.T) (restart func()) {
 	t.Helper()
-	pidFile := filepath.Join(os.Getenv("BATCHGATE_DEV_DIR"), "slurm", "run", "slurmctld.pid")
-	b, err := os.ReadFile(pidFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, 30*time.Second, "slurmctld to stop", func() bool {
-		out, err := exec.Command("scontrol", "ping").Output()
-		return err != nil || !strings.Contains(string(out), "UP")
-	})
-	var once sync.Once
-	restart = func() {
-		once.Do(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-			defer cancel()
-			if out, err := exec.CommandContext(ctx, "../scripts/devcluster", "up").CombinedOutput(); err != nil {
-				t.Errorf("bring the cluster back: %v\n%s", err, out)
-			}
-		})
-	}
-	t.Cleanup(restart)
-	return restart
+	return stopDaemon(t, "slurm/run/slurmctld.pid")
 }
 
 // requireFaults runs a test that stops part of the shared dev cluster only when asked to

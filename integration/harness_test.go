@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -140,20 +141,30 @@ func (g *devGateway) seed(t *testing.T) {
 	must(db.AddMember(ctx, "speech", "carol", gateway.RoleAdmin))
 }
 
-// call makes an API request as user ("" = no token) and decodes a JSON answer into out (if not nil).
+// call makes an API request as user ("" = no token) and decodes a JSON answer into out (if not
+// nil), failing the test when the request cannot be made.
 func (g *devGateway) call(t *testing.T, user, method, path string, body any, out any, headers ...string) int {
 	t.Helper()
+	status, err := g.request(user, method, path, body, out, headers...)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	return status
+}
+
+// request is call without a test: for load loops, where a refused connection is expected.
+func (g *devGateway) request(user, method, path string, body any, out any, headers ...string) (int, error) {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
-			t.Fatal(err)
+			return 0, err
 		}
 		rd = bytes.NewReader(b)
 	}
 	req, err := http.NewRequest(method, g.URL+path, rd)
 	if err != nil {
-		t.Fatal(err)
+		return 0, err
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -166,14 +177,14 @@ func (g *devGateway) call(t *testing.T, user, method, path string, body any, out
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Fatal(err)
+		return 0, err
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
 	if out != nil && len(raw) > 0 {
 		if err := json.Unmarshal(raw, out); err != nil {
-			t.Fatalf("%s %s: decode %q: %v", method, path, raw, err)
+			return resp.StatusCode, fmt.Errorf("decode %q: %w", raw, err)
 		}
 	}
-	return resp.StatusCode
+	return resp.StatusCode, nil
 }
