@@ -1,0 +1,298 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"batchgate/gateway"
+	"batchgate/gateway/config"
+	"batchgate/gateway/daemon"
+	"batchgate/gateway/sqlite"
+)
+
+// bench holds the run: the in-process gateway, the figures so far, and every Slurm job it
+// submitted (cancelled by cleanup).
+type bench struct {
+	opts    options
+	dir     string
+	log     *slog.Logger
+	gw      *gw
+	mu      sync.Mutex
+	figures []Figure
+	jobs    map[string]bool
+}
+
+func (b *bench) add(f ...Figure) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.figures = append(b.figures, f...)
+}
+
+// track records a job id to cancel at the end.
+func (b *bench) track(id string) {
+	if id == "" {
+		return
+	}
+	b.mu.Lock()
+	b.jobs[id] = true
+	b.mu.Unlock()
+}
+
+// cleanup cancels every job the bench submitted, directly or through the gateway (the gateway's
+// own tasks are included, so a start that answered an error but submitted is not missed), then
+// stops the gateway. It is safe to call twice.
+func (b *bench) cleanup() {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	if b.gw != nil {
+		if tasks, err := b.gw.d.Store().UnsettledTasks(ctx); err == nil {
+			for _, t := range tasks {
+				b.track(t.JobID)
+			}
+		}
+	}
+	b.mu.Lock()
+	ids := make([]string, 0, len(b.jobs))
+	for id := range b.jobs {
+		ids = append(ids, id)
+	}
+	b.jobs = map[string]bool{}
+	b.mu.Unlock()
+	for len(ids) > 0 {
+		n := min(len(ids), 200)
+		if out, err := command(ctx, nil, "scancel", ids[:n]...); err != nil {
+			b.log.Warn("scancel", "err", err, "out", strings.TrimSpace(string(out)))
+		}
+		ids = ids[n:]
+	}
+	if b.gw != nil {
+		b.gw.close()
+		b.gw = nil
+	}
+}
+
+// gw is the real gateway, in process (as integration/harness_test.go starts it), with the demo
+// identities of the integration tests and one HTTP client that keeps connections alive.
+type gw struct {
+	url    string
+	d      *daemon.Daemon
+	tokens map[string]string
+	client *http.Client
+	stop   context.CancelFunc
+	done   chan error
+}
+
+// gatewayFlags are the configuration the bench's gateways run with: the dev cluster's environment
+// plus a database, a listen address, and the CI apptainer stand-in when present (no job runs).
+func gatewayFlags(db, listen string) map[string]string {
+	flags := map[string]string{"listen": listen, "database": db}
+	if p := filepath.Join(os.Getenv("BATCHGATE_DEV_DIR"), "bin", "apptainer-standin"); fileExists(p) {
+		flags["images.apptainer"] = p
+	}
+	return flags
+}
+
+func startGateway(ctx context.Context, dir string) (*gw, error) {
+	if err := ensureImage(ctx); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	db := filepath.Join(dir, "batchgate.db")
+	cfg, err := config.Load(config.Sources{Env: os.Environ(), Flags: gatewayFlags(db, "127.0.0.1:0")})
+	if err != nil {
+		return nil, err
+	}
+	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	d, err := daemon.New(runCtx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		stop()
+		return nil, err
+	}
+	g := &gw{url: "http://" + d.Addr(), d: d, stop: stop, done: make(chan error, 1), client: keepAliveClient(1024)}
+	go func() { g.done <- d.Run(runCtx) }()
+	if g.tokens, err = seedIdentities(ctx, d.Store()); err != nil {
+		g.close()
+		return nil, err
+	}
+	return g, nil
+}
+
+func (g *gw) close() {
+	g.stop()
+	<-g.done
+	g.d.Close()
+}
+
+func keepAliveClient(conns int) *http.Client {
+	return &http.Client{Transport: &http.Transport{MaxIdleConns: conns, MaxIdleConnsPerHost: conns,
+		IdleConnTimeout: time.Minute}}
+}
+
+// seedIdentities creates what the integration harness creates: projects vision (alice, bob) and
+// speech (carol, admin), site admin root, and a token for each user.
+func seedIdentities(ctx context.Context, db *sqlite.DB) (map[string]string, error) {
+	now := time.Now().UTC()
+	tokens := map[string]string{}
+	for _, p := range []string{"vision", "speech"} {
+		if err := db.AddProject(ctx, gateway.Project{Name: p, CreatedAt: now}); err != nil {
+			return nil, err
+		}
+	}
+	for _, u := range []string{"alice", "bob", "carol", "root"} {
+		if err := db.AddUser(ctx, gateway.User{Name: u, SiteAdmin: u == "root", CreatedAt: now}); err != nil {
+			return nil, err
+		}
+		token, hash := gateway.NewToken()
+		if _, err := db.CreateToken(ctx, u, "bench", hash, nil); err != nil {
+			return nil, err
+		}
+		tokens[u] = token
+	}
+	for _, m := range []struct {
+		project, user string
+		role          gateway.Role
+	}{{"vision", "alice", gateway.RoleMember}, {"vision", "bob", gateway.RoleMember}, {"speech", "carol", gateway.RoleAdmin}} {
+		if err := db.AddMember(ctx, m.project, m.user, m.role); err != nil {
+			return nil, err
+		}
+	}
+	return tokens, nil
+}
+
+// seedContainers inserts n Inactive containers of alice in vision directly through the store.
+func seedContainers(ctx context.Context, db *sqlite.DB, n int) error {
+	base := time.Now().UTC()
+	for i := range n {
+		var r [5]byte
+		_, _ = rand.Read(r[:])
+		at := base.Add(time.Duration(i) * time.Microsecond)
+		c := &gateway.Container{ID: fmt.Sprintf("ctr_%013x%s", at.UnixMicro(), hex.EncodeToString(r[:])),
+			Project: "vision", Owner: "alice", Name: fmt.Sprintf("seed-%05d", i), Image: "busybox", Flavor: "gpu-1",
+			Command: "python train.py --epochs 10", Env: []gateway.EnvVar{{Name: "MODEL", Value: "resnet50"}},
+			Schedule: gateway.Schedule{Kind: gateway.ScheduleManual}, State: gateway.Inactive, CreatedAt: at, UpdatedAt: at}
+		if err := db.CreateContainer(ctx, c, ""); err != nil {
+			return fmt.Errorf("seed container %d: %w", i, err)
+		}
+	}
+	return nil
+}
+
+// call makes an API request as user and decodes a JSON answer into out (when not nil). A status
+// outside 2xx is an error carrying the body.
+func (g *gw) call(ctx context.Context, user, method, path string, body, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, g.url+path, rd)
+	if err != nil {
+		return err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Authorization", "Bearer "+g.tokens[user])
+	resp, err := g.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, bytes.TrimSpace(raw))
+	}
+	if out == nil {
+		return nil
+	}
+	if s, ok := out.(*string); ok {
+		*s = string(raw)
+		return nil
+	}
+	return json.Unmarshal(raw, out)
+}
+
+// slurmCalls sums batchgate_slurm_calls_total from the gateway's /metrics.
+func slurmCalls(ctx context.Context, client *http.Client, base string) (int64, error) {
+	req, err := http.NewRequestWithContext(ctx, "GET", base+"/metrics", nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	var total int64
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, "batchgate_slurm_calls_total{") {
+			continue
+		}
+		n, err := strconv.ParseInt(line[strings.LastIndexByte(line, ' ')+1:], 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("metrics line %q: %w", line, err)
+		}
+		total += n
+	}
+	return total, sc.Err()
+}
+
+// ensureImage makes the demo image the integration tests use, when the site catalog lacks it.
+func ensureImage(ctx context.Context) error {
+	image := filepath.Join(os.Getenv("BATCHGATE_HFS_ROOT"), "images", "busybox.sif")
+	if fileExists(image) {
+		return nil
+	}
+	out, err := command(ctx, nil, "go", "run", "batchgate/scripts/mkimage", "-o", image)
+	if err != nil {
+		return fmt.Errorf("make the demo image: %w: %s", err, out)
+	}
+	return nil
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+// command runs name with args (stdin when not nil) under its own timeout and returns its
+// combined output.
+func command(ctx context.Context, stdin []byte, name string, args ...string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.WaitDelay = 5 * time.Second
+	if stdin != nil {
+		cmd.Stdin = bytes.NewReader(stdin)
+	}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return out, fmt.Errorf("%s %s: %w", name, strings.Join(args, " "), err)
+	}
+	return out, nil
+}
