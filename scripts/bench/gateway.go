@@ -235,31 +235,50 @@ func (g *gw) call(ctx context.Context, user, method, path string, body, out any)
 	return json.Unmarshal(raw, out)
 }
 
-// slurmCalls sums batchgate_slurm_calls_total from the gateway's /metrics.
-func slurmCalls(ctx context.Context, client *http.Client, base string) (int64, error) {
+// metricsSnapshot reads the gateway's /metrics: batchgate_slurm_calls_total by command, and the
+// reconciler's passes under "ticks".
+func metricsSnapshot(ctx context.Context, client *http.Client, base string) (map[string]int64, error) {
 	req, err := http.NewRequestWithContext(ctx, "GET", base+"/metrics", nil)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	defer resp.Body.Close()
-	var total int64
+	m := map[string]int64{}
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
 		line := sc.Text()
-		if !strings.HasPrefix(line, "batchgate_slurm_calls_total{") {
+		var key string
+		switch {
+		case strings.HasPrefix(line, "batchgate_slurm_calls_total{command=\""):
+			key, _, _ = strings.Cut(strings.TrimPrefix(line, "batchgate_slurm_calls_total{command=\""), "\"")
+		case strings.HasPrefix(line, "batchgate_reconcile_ticks_total "):
+			key = "ticks"
+		default:
 			continue
 		}
 		n, err := strconv.ParseInt(line[strings.LastIndexByte(line, ' ')+1:], 10, 64)
 		if err != nil {
-			return 0, fmt.Errorf("metrics line %q: %w", line, err)
+			return nil, fmt.Errorf("metrics line %q: %w", line, err)
 		}
-		total += n
+		m[key] = n
 	}
-	return total, sc.Err()
+	return m, sc.Err()
+}
+
+// slurmCalls is the total of batchgate_slurm_calls_total over all commands.
+func slurmCalls(ctx context.Context, client *http.Client, base string) (int64, error) {
+	m, err := metricsSnapshot(ctx, client, base)
+	var total int64
+	for k, n := range m {
+		if k != "ticks" {
+			total += n
+		}
+	}
+	return total, err
 }
 
 // ensureImage makes the demo image the integration tests use, when the site catalog lacks it.

@@ -70,7 +70,7 @@ func (b *bench) goBenchmarks(ctx context.Context) error {
 			Figure{Group: "images", Name: "catalog of 500 SIFs, first scan", Unit: "ms", Value: f["ns/op"] / 1e6}.
 				check("< 2000 ms", f["ns/op"] > 0 && f["ns/op"] < 2e9))
 	}
-	if r, err := goBench(ctx, "./logship/", "^(BenchmarkShip|BenchmarkPutObjectBaseline)$", "3x"); err != nil {
+	if r, err := goBench(ctx, "./logship/", "^(BenchmarkShip|BenchmarkPutObjectBaseline)$", "5x"); err != nil {
 		errs = append(errs, err.Error())
 	} else {
 		s, p := r["BenchmarkShip"], r["BenchmarkPutObjectBaseline"]

@@ -254,6 +254,14 @@ func (b *bench) gatewayRSS(ctx context.Context) error {
 	return nil
 }
 
+func callsByCommand(m0, m1 map[string]int64) string {
+	var parts []string
+	for _, k := range []string{"sbatch", "squeue", "sacct", "scancel", "scontrol_update"} {
+		parts = append(parts, fmt.Sprintf("%s %d", k, m1[k]-m0[k]))
+	}
+	return strings.Join(parts, ", ")
+}
+
 func freeAddr() (string, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -312,7 +320,7 @@ func (b *bench) load(ctx context.Context) error {
 		return fmt.Errorf("%d subscribers: %w", b.opts.subscribers, err)
 	}
 	defer subs.close()
-	calls0, err := slurmCalls(ctx, b.gw.client, b.gw.url)
+	m0, err := metricsSnapshot(ctx, b.gw.client, b.gw.url)
 	if err != nil {
 		return err
 	}
@@ -355,10 +363,17 @@ func (b *bench) load(ctx context.Context) error {
 	}
 	wg.Wait()
 	took := time.Since(start)
-	calls1, err := slurmCalls(ctx, b.gw.client, b.gw.url)
+	m1, err := metricsSnapshot(ctx, b.gw.client, b.gw.url)
 	if err != nil {
 		return err
 	}
+	var calls int64
+	for k := range m1 {
+		if k != "ticks" {
+			calls += m1[k] - m0[k]
+		}
+	}
+	ticks, squeues := m1["ticks"]-m0["ticks"], m1["squeue"]-m0["squeue"]
 	name := fmt.Sprintf("load: %d clients create+start, %s", b.opts.clients, b.opts.duration)
 	var note string
 	if e := firstErr.Load(); e != nil {
@@ -368,8 +383,10 @@ func (b *bench) load(ctx context.Context) error {
 		Figure{Group: "load", Name: "load: create+start p50", Unit: "ms", Value: ms(lat.pct(50))},
 		Figure{Group: "load", Name: "load: create+start p99", Unit: "ms", Value: ms(lat.pct(99))},
 		Figure{Group: "load", Name: "load: errors", Unit: "", Value: float64(errs.Load())}.check("= 0", errs.Load() == 0),
-		Figure{Group: "load", Name: "load: Slurm calls per second", Unit: "calls/s", Value: float64(calls1-calls0) / took.Seconds(),
-			Note: "sbatch per start plus the reconciler's polls"},
+		Figure{Group: "load", Name: "load: Slurm calls per second", Unit: "calls/s", Value: float64(calls) / took.Seconds(),
+			Note: fmt.Sprintf("by command: %s", callsByCommand(m0, m1))},
+		Figure{Group: "load", Name: "load: squeue calls per reconciler pass", Unit: "calls", Value: float64(squeues) / float64(max(ticks, 1)),
+			Note: fmt.Sprintf("%d squeue calls in %d passes, all active tasks polled at once", squeues, ticks)}.check("≤ 1", squeues > 0 && squeues <= ticks),
 		Figure{Group: "load", Name: fmt.Sprintf("load: %d SSE subscribers dropped", b.opts.subscribers), Unit: "",
 			Value: float64(subs.dropped.Load()), Note: fmt.Sprintf("%d event bytes received in all", subs.bytes.Load())}.
 			check("= 0", subs.dropped.Load() == 0))
