@@ -61,9 +61,7 @@ func (b *bench) cleanup() {
 	defer cancel()
 	if b.gw != nil {
 		if tasks, err := b.gw.d.Store().UnsettledTasks(ctx); err == nil {
-			for _, t := range tasks {
-				b.track(t.JobID)
-			}
+			b.trackByComment(ctx, tasks)
 		}
 	}
 	b.mu.Lock()
@@ -86,6 +84,27 @@ func (b *bench) cleanup() {
 	}
 }
 
+// trackByComment tracks the jobs of tasks, by the job id the gateway recorded and by the task id
+// each job carries as its comment: a start that failed after sbatch leaves a job the gateway's
+// database may not name.
+func (b *bench) trackByComment(ctx context.Context, tasks []*gateway.Task) {
+	ids := map[string]bool{}
+	for _, t := range tasks {
+		b.track(t.JobID)
+		ids[t.ID] = true
+	}
+	out, err := command(ctx, nil, "squeue", "-h", "--all", "-o", "%i|%k")
+	if err != nil {
+		b.log.Warn("squeue for cleanup", "err", err)
+		return
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		if id, comment, ok := strings.Cut(line, "|"); ok && ids[comment] {
+			b.track(id)
+		}
+	}
+}
+
 // gw is the real gateway, in process (as integration/harness_test.go starts it), with the demo
 // identities of the integration tests and one HTTP client that keeps connections alive.
 type gw struct {
@@ -95,6 +114,8 @@ type gw struct {
 	client *http.Client
 	stop   context.CancelFunc
 	done   chan error
+	// logFile holds the gateway's warnings and errors.
+	logFile *os.File
 }
 
 // gatewayFlags are the configuration the bench's gateways run with: the dev cluster's environment
@@ -107,7 +128,8 @@ func gatewayFlags(db, listen string) map[string]string {
 	return flags
 }
 
-func startGateway(ctx context.Context, dir string) (*gw, error) {
+// startGateway starts the gateway in process; its warnings and errors go to logFile.
+func startGateway(ctx context.Context, dir, logFile string) (*gw, error) {
 	if err := ensureImage(ctx); err != nil {
 		return nil, err
 	}
@@ -119,13 +141,18 @@ func startGateway(ctx context.Context, dir string) (*gw, error) {
 	if err != nil {
 		return nil, err
 	}
-	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	d, err := daemon.New(runCtx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	lf, err := os.Create(logFile)
 	if err != nil {
-		stop()
 		return nil, err
 	}
-	g := &gw{url: "http://" + d.Addr(), d: d, stop: stop, done: make(chan error, 1), client: keepAliveClient(1024)}
+	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	d, err := daemon.New(runCtx, cfg, slog.New(slog.NewTextHandler(lf, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	if err != nil {
+		stop()
+		lf.Close()
+		return nil, err
+	}
+	g := &gw{url: "http://" + d.Addr(), d: d, stop: stop, done: make(chan error, 1), client: keepAliveClient(1024), logFile: lf}
 	go func() { g.done <- d.Run(runCtx) }()
 	if g.tokens, err = seedIdentities(ctx, d.Store()); err != nil {
 		g.close()
@@ -138,6 +165,21 @@ func (g *gw) close() {
 	g.stop()
 	<-g.done
 	g.d.Close()
+	g.logFile.Close()
+}
+
+// firstLogError is the first error line the gateway logged, or "".
+func (g *gw) firstLogError() string {
+	b, err := os.ReadFile(g.logFile.Name())
+	if err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.Contains(line, "level=ERROR") {
+			return line
+		}
+	}
+	return ""
 }
 
 func keepAliveClient(conns int) *http.Client {

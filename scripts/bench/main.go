@@ -37,7 +37,7 @@ func main() {
 	flag.IntVar(&o.subscribers, "subscribers", 1000, "SSE subscribers connected during the load phase")
 	flag.IntVar(&o.containers, "containers", 10000, "containers seeded for the list and RSS figures")
 	flag.IntVar(&o.listClients, "list-clients", 32, "concurrent keep-alive clients of the list figure")
-	flag.IntVar(&o.samples, "samples", 15, "samples of each submit figure (each side)")
+	flag.IntVar(&o.samples, "samples", 25, "samples of each submit figure (each side)")
 	flag.StringVar(&o.out, "json", "bench-results.json", "where the JSON results go")
 	flag.BoolVar(&o.skipGo, "skip-go-bench", false, "skip the figures taken from `go test -bench`")
 	flag.Parse()
@@ -63,7 +63,8 @@ func run(o options) error {
 	b := &bench{opts: o, dir: dir, log: slog.New(slog.NewTextHandler(os.Stderr, nil)), jobs: map[string]bool{}}
 	start := time.Now()
 	defer b.cleanup()
-	if b.gw, err = startGateway(ctx, filepath.Join(dir, "gateway")); err != nil {
+	gwLog := filepath.Join(filepath.Dir(o.out), "bench-gateway.log")
+	if b.gw, err = startGateway(ctx, filepath.Join(dir, "gateway"), gwLog); err != nil {
 		return fmt.Errorf("start the gateway: %w", err)
 	}
 	for _, s := range b.steps() {
@@ -85,7 +86,7 @@ func run(o options) error {
 		return err
 	}
 	abs, _ := filepath.Abs(o.out)
-	fmt.Printf("\nJSON: %s\n", abs)
+	fmt.Printf("\nJSON: %s\ngateway warnings and errors: %s\n", abs, gwLog)
 	if ctx.Err() != nil {
 		return errors.New("interrupted")
 	}
