@@ -57,7 +57,7 @@ func (b *bench) track(id string) {
 // own tasks are included, so a start that answered an error but submitted is not missed), then
 // stops the gateway. It is safe to call twice.
 func (b *bench) cleanup() {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	if b.gw != nil {
 		if tasks, err := b.gw.d.Store().UnsettledTasks(ctx); err == nil {
@@ -73,14 +73,32 @@ func (b *bench) cleanup() {
 	b.mu.Unlock()
 	for len(ids) > 0 {
 		n := min(len(ids), 200)
-		if out, err := command(ctx, nil, "scancel", ids[:n]...); err != nil {
-			b.log.Warn("scancel", "err", err, "out", strings.TrimSpace(string(out)))
+		if err := scancel(ctx, ids[:n]); err != nil {
+			b.log.Error("some bench jobs could not be cancelled: cancel them by hand", "err", err,
+				"command", "scancel "+strings.Join(ids, " "))
+			break
 		}
 		ids = ids[n:]
 	}
 	if b.gw != nil {
 		b.gw.close()
 		b.gw = nil
+	}
+}
+
+// scancel cancels ids, waiting out a controller that cannot be reached (the dev cluster is shared:
+// a fault test may have stopped slurmctld) until ctx ends. Jobs that already ended are no error.
+func scancel(ctx context.Context, ids []string) error {
+	for {
+		out, err := command(ctx, nil, "scancel", ids...)
+		if err == nil || !strings.Contains(string(out), "Unable to contact slurm controller") {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w: %s", err, tail(out, 300))
+		case <-time.After(5 * time.Second):
+		}
 	}
 }
 
@@ -93,10 +111,18 @@ func (b *bench) trackByComment(ctx context.Context, tasks []*gateway.Task) {
 		b.track(t.JobID)
 		ids[t.ID] = true
 	}
-	out, err := command(ctx, nil, "squeue", "-h", "--all", "-o", "%i|%k")
-	if err != nil {
-		b.log.Warn("squeue for cleanup", "err", err)
-		return
+	var out []byte
+	for {
+		var err error
+		if out, err = command(ctx, nil, "squeue", "-h", "--all", "-o", "%i|%k"); err == nil {
+			break
+		}
+		b.log.Warn("squeue for cleanup, retrying in 5 s", "err", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(5 * time.Second):
+		}
 	}
 	for _, line := range strings.Split(string(out), "\n") {
 		if id, comment, ok := strings.Cut(line, "|"); ok && ids[comment] {
