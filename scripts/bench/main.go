@@ -63,7 +63,10 @@ func run(o options) error {
 	b := &bench{opts: o, dir: dir, log: slog.New(slog.NewTextHandler(os.Stderr, nil)), jobs: map[string]bool{}}
 	start := time.Now()
 	defer b.cleanup()
-	gwLog := filepath.Join(filepath.Dir(o.out), "bench-gateway.log")
+	gwLog, err := filepath.Abs(filepath.Join(filepath.Dir(o.out), "bench-gateway.log"))
+	if err != nil {
+		return err
+	}
 	if b.gw, err = startGateway(ctx, filepath.Join(dir, "gateway"), gwLog); err != nil {
 		return fmt.Errorf("start the gateway: %w", err)
 	}
