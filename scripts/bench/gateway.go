@@ -60,8 +60,12 @@ func (b *bench) cleanup() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	if b.gw != nil {
+		// Stop the gateway first: its reconciler retries starts that failed, submitting jobs.
+		b.gw.halt()
 		if tasks, err := b.gw.d.Store().UnsettledTasks(ctx); err == nil {
 			b.trackByComment(ctx, tasks)
+		} else {
+			b.log.Error("list the gateway's tasks for cleanup", "err", err)
 		}
 	}
 	b.mu.Lock()
@@ -187,9 +191,19 @@ func startGateway(ctx context.Context, dir, logFile string) (*gw, error) {
 	return g, nil
 }
 
-func (g *gw) close() {
+// halt stops serving and the reconciler (the store stays open); it may be called again.
+func (g *gw) halt() {
 	g.stop()
-	<-g.done
+	if g.done != nil {
+		if err := <-g.done; err != nil {
+			fmt.Fprintln(os.Stderr, "bench: gateway run:", err)
+		}
+		g.done = nil
+	}
+}
+
+func (g *gw) close() {
+	g.halt()
 	g.d.Close()
 	g.logFile.Close()
 }
