@@ -421,6 +421,8 @@ func (b *bench) load(ctx context.Context) error {
 		Figure{Group: "load", Name: "load: errors", Unit: "", Value: float64(errs.Load())}.check("= 0", errs.Load() == 0),
 		Figure{Group: "load", Name: "load: Slurm calls per second", Unit: "calls/s", Value: float64(calls) / took.Seconds(),
 			Note: fmt.Sprintf("by command: %s", callsByCommand(m0, m1))},
+		Figure{Group: "load", Name: "load: reconciler passes completed", Unit: "passes", Value: float64(ticks),
+			Note: fmt.Sprintf("%.0f were due (one per 3 s); fewer means task states lag under load", took.Seconds()/3)},
 		Figure{Group: "load", Name: "load: squeue calls per reconciler pass", Unit: "calls", Value: float64(squeues) / float64(max(ticks, 1)),
 			Note: fmt.Sprintf("%d squeue calls in %d passes (a pass straddling the start may add one); passes are due every 3 s", squeues, ticks)}.check("≤ 1", squeues > 0 && squeues <= ticks+1),
 		Figure{Group: "load", Name: fmt.Sprintf("load: %d SSE subscribers, reconnects", b.opts.subscribers), Unit: "",
