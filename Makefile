@@ -3,15 +3,16 @@ SHELL := /bin/bash
 export PATH := $(PATH):/usr/local/go/bin
 GO ?= go
 
-.PHONY: dev test deps build vet lint unit cluster-up cluster-down
+.PHONY: dev test deps build vet lint unit fuzz bench cluster-up cluster-down
 
 ## dev: bring up the dev cluster and run the gateway on 127.0.0.1:8080 against it
 dev:
 	scripts/dev-gateway
 
-## test: install what is missing, bring up the dev cluster, run vet, lint, unit and integration
-## tests, then the fault tests (they stop parts of the cluster, so they run alone, last)
-test: deps cluster-up vet lint
+## test: install what is missing, bring up the dev cluster, run vet, lint, a short fuzz of each
+## target, unit and integration tests, then the fault tests (they stop parts of the cluster, so
+## they run alone, last)
+test: deps cluster-up vet lint fuzz
 	eval "$$(scripts/devcluster env)" && $(GO) test -count=1 -timeout 20m ./...
 	eval "$$(scripts/devcluster env)" && BATCHGATE_FAULTS=1 $(GO) test -count=1 -timeout 10m -run '^TestFault' ./integration/
 
@@ -31,6 +32,22 @@ lint:
 ## unit: the tests that need no cluster (integration tests skip without SLURM_CONF)
 unit:
 	env -u SLURM_CONF $(GO) test -count=1 ./...
+
+## fuzz: run each fuzz target briefly (FUZZTIME each, default 5s); go test takes one package per -fuzz
+FUZZTIME ?= 5s
+FUZZ_TARGETS := slurm:FuzzRender slurm:FuzzParseSqueue slurm:FuzzParseSacct gateway:FuzzTimeRules \
+	gateway/httpapi:FuzzCreateContainer
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		echo "fuzz $${t#*:} ./$${t%%:*} ($(FUZZTIME))"; \
+		out=$$($(GO) test -run '^$$' -fuzz "^$${t#*:}\$$" -fuzztime $(FUZZTIME) ./$${t%%:*} 2>&1) || \
+			{ echo "$$out"; exit 1; }; echo "$$out" | tail -n 1; \
+	done
+
+## bench: bring up the dev cluster and run every benchmark against it; prints one table and
+## writes bench-results.json (BENCH_FLAGS are passed on, e.g. BENCH_FLAGS='-duration 20s')
+bench: cluster-up
+	eval "$$(scripts/devcluster env)" && $(GO) run ./scripts/bench $(BENCH_FLAGS)
 
 cluster-up:
 	scripts/devcluster up

@@ -185,3 +185,22 @@ func (s *Store) removeChunks(ctx context.Context, src Source) error {
 	}
 	return nil
 }
+
+// RemovePrefix deletes every object whose key starts with prefix (which must end in "/", so a
+// typo cannot empty the bucket). It is for tools that ship test logs, such as the project's
+// bench, to clean up after themselves; the gateway never calls it. Errors: the first failed
+// removal, or ErrInvalidSource for a prefix not ending in "/".
+func (s *Store) RemovePrefix(ctx context.Context, prefix string) error {
+	if prefix == "" || !strings.HasSuffix(prefix, "/") {
+		return fmt.Errorf("%w: prefix %q must end in /", ErrInvalidSource, prefix)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	objs := s.client.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: true})
+	for res := range s.client.RemoveObjects(ctx, s.bucket, objs, minio.RemoveObjectsOptions{}) {
+		if res.Err != nil {
+			return fmt.Errorf("remove %s: %w", res.ObjectName, res.Err)
+		}
+	}
+	return nil
+}

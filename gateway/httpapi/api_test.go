@@ -29,7 +29,7 @@ type api struct {
 	tokens map[string]string
 }
 
-func newAPI(t *testing.T, loc *time.Location) *api {
+func newAPI(t testing.TB, loc *time.Location) *api {
 	t.Helper()
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "api.db"))

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -35,12 +36,18 @@ func newHTTPMetrics() *httpMetrics {
 func (m *httpMetrics) observe(method, route string, status int, d time.Duration) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.requests[[3]string{method, route, fmt.Sprint(status)}]++
+	// method may view fasthttp's request buffer, reused after the request: a key stored in a map
+	// must be a copy, or its bytes change under the map (lookups then miss and /metrics panicked).
+	rkey := [3]string{method, route, strconv.Itoa(status)}
+	if _, ok := m.requests[rkey]; !ok {
+		rkey = [3]string{strings.Clone(method), strings.Clone(route), rkey[2]}
+	}
+	m.requests[rkey]++
 	key := [2]string{method, route}
 	l := m.seconds[key]
 	if l == nil {
 		l = &latency{buckets: make([]int64, len(latencyBuckets))}
-		m.seconds[key] = l
+		m.seconds[[2]string{strings.Clone(method), strings.Clone(route)}] = l
 	}
 	sec := d.Seconds()
 	l.count++
