@@ -292,11 +292,12 @@ func (s *Service) WorkDir(user string) string {
 
 func (s *Service) userRoots(user string) []string { return []string{s.HomeDir(user), s.WorkDir(user)} }
 
-// logPath is where task t of container c writes its log on HFS.
+// logPath is where task taskID of container c writes its log on HFS: one directory per user,
+// made once (see Logs.Prepare), so starting a task need not make a directory each time.
 func (s *Service) logPath(c *Container, taskID string) string {
 	dir := strings.ReplaceAll(s.cfg.LogDirTemplate, "{work}", s.WorkDir(c.Owner))
 	dir = strings.ReplaceAll(dir, "{user}", c.Owner)
-	return path.Join(dir, c.ID, taskID+".log")
+	return path.Join(dir, taskID+".log")
 }
 
 // LogObjectPrefix is where task t's log goes in COS.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -42,7 +43,11 @@ func source(t *gateway.Task) logship.Source {
 }
 
 func (l *logs) Prepare(ctx context.Context, owner, logPath string) error {
-	err := logship.MakeLogDir(ctx, l.wrapper, owner, filepath.Dir(logPath), l.timeout)
+	dir := filepath.Dir(logPath)
+	if fi, err := os.Stat(dir); err == nil && fi.IsDir() {
+		return nil // made before: the common case, and no process to start
+	}
+	err := logship.MakeLogDir(ctx, l.wrapper, owner, dir, l.timeout)
 	if errors.Is(err, logship.ErrLogDirRefused) {
 		return &gateway.Error{Code: gateway.CodeInvalid, Message: err.Error(), Cause: err}
 	}

@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"embed"
 	"encoding/hex"
+	"errors"
 	"io/fs"
 	"net/url"
 	"os"
@@ -23,9 +24,12 @@ import (
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-// DB is an open batchgate database.
+// DB is an open batchgate database. Reads use a pool of connections (WAL lets them run beside
+// a writer); every write goes through one writer connection, so writers queue in Go, in order,
+// instead of contending for SQLite's lock and failing with "database is locked" under load.
 type DB struct {
-	db *sqlx.DB
+	db *sqlx.DB // readers
+	w  *sqlx.DB // the one writer
 	// now is the clock for times the store fills in itself (created_at of projects, tokens ...);
 	// tests replace it.
 	now func() time.Time
@@ -47,25 +51,34 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	q.Set("_busy_timeout", strconv.Itoa(int(busyTimeout/time.Millisecond)))
 	q.Set("_journal_mode", "WAL")
 	q.Set("_synchronous", "NORMAL")
-	q.Set("_txlock", "immediate") // writers take the lock at BEGIN, so they queue instead of failing mid-transaction
-	db, err := sqlx.Open("sqlite3", "file:"+path+"?"+q.Encode())
+	q.Set("_txlock", "immediate") // the writer takes the lock at BEGIN: another process can only make it wait
+	dsn := "file:" + path + "?" + q.Encode()
+	w, err := sqlx.Open("sqlite3", dsn)
 	if err != nil {
 		return nil, dbErrorf("open database %s: %w", path, err)
 	}
-	if err := db.PingContext(ctx); err != nil {
-		db.Close()
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxIdleTime(0)
+	if err := w.PingContext(ctx); err != nil { // creates the file and switches it to WAL first
+		w.Close()
 		return nil, dbErrorf("open database %s: %w", path, err)
 	}
-	s := &DB{db: db, now: time.Now}
+	db, err := sqlx.Open("sqlite3", dsn)
+	if err != nil {
+		w.Close()
+		return nil, dbErrorf("open database %s: %w", path, err)
+	}
+	s := &DB{db: db, w: w, now: time.Now}
 	if err := s.migrate(ctx); err != nil {
-		db.Close()
+		s.Close()
 		return nil, dbErrorf("migrate database %s: %w", path, err)
 	}
 	return s, nil
 }
 
 // Close closes the database.
-func (s *DB) Close() error { return s.db.Close() }
+func (s *DB) Close() error { return errors.Join(s.db.Close(), s.w.Close()) }
 
 // Ping reports whether the database answers a query.
 func (s *DB) Ping(ctx context.Context) error {
@@ -79,7 +92,7 @@ func (s *DB) Ping(ctx context.Context) error {
 // migrate applies every embedded migration newer than the recorded version, in order, each in
 // its own transaction together with the version bump.
 func (s *DB) migrate(ctx context.Context) error {
-	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+	if _, err := s.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`); err != nil {
 		return dbErrorf("create schema_migrations: %w", err)
 	}
@@ -116,7 +129,7 @@ func (s *DB) migrate(ctx context.Context) error {
 // inTx runs fn in one transaction (BEGIN IMMEDIATE, so writers queue on the busy timeout instead
 // of failing at their first write) and commits when fn returns nil; any error rolls back.
 func (s *DB) inTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
-	tx, err := s.db.BeginTxx(ctx, nil)
+	tx, err := s.w.BeginTxx(ctx, nil)
 	if err != nil {
 		return dbErrorf("begin: %w", err)
 	}
@@ -138,7 +151,7 @@ func newID() string {
 }
 
 func (s *DB) applyMigration(ctx context.Context, version int, name, body string) error {
-	tx, err := s.db.BeginTxx(ctx, nil)
+	tx, err := s.w.BeginTxx(ctx, nil)
 	if err != nil {
 		return dbErrorf("migration %s: %w", name, err)
 	}
