@@ -202,9 +202,12 @@ func (s *DB) Members(ctx context.Context, project string) ([]Member, error) {
 }
 
 // roles returns user's roles by project (never nil).
-func roles(ctx context.Context, q sqlx.QueryerContext, user string) (map[string]gateway.Role, error) {
+const rolesQuery = "SELECT project, user, role FROM memberships WHERE user = ?"
+
+// roles reads user's roles by project through the prepared rolesQuery.
+func roles(ctx context.Context, rolesStmt *sqlx.Stmt, user string) (map[string]gateway.Role, error) {
 	var ms []Member
-	if err := sqlx.SelectContext(ctx, q, &ms, "SELECT project, user, role FROM memberships WHERE user = ?", user); err != nil {
+	if err := rolesStmt.SelectContext(ctx, &ms, user); err != nil {
 		return nil, dbErrorf("read roles of %s: %w", user, err)
 	}
 	out := make(map[string]gateway.Role, len(ms))

@@ -35,7 +35,11 @@ func (s *DB) Containers(ctx context.Context, f gateway.ContainerFilter) ([]*gate
 		return []*gateway.Container{}, "", err
 	}
 	var rows []containerRow
-	if err := s.db.SelectContext(ctx, &rows, query, args...); err != nil {
+	st, err := s.prepared(ctx, query)
+	if err == nil {
+		err = st.SelectContext(ctx, &rows, args...)
+	}
+	if err != nil {
 		return nil, "", dbErrorf("list containers: %w", err)
 	}
 	next := ""

@@ -28,8 +28,9 @@ var migrationFiles embed.FS
 // a writer); every write goes through one writer connection, so writers queue in Go, in order,
 // instead of contending for SQLite's lock and failing with "database is locked" under load.
 type DB struct {
-	db *sqlx.DB // readers
-	w  *sqlx.DB // the one writer
+	db    *sqlx.DB // readers
+	w     *sqlx.DB // the one writer
+	stmts statements
 	// now is the clock for times the store fills in itself (created_at of projects, tokens ...);
 	// tests replace it.
 	now func() time.Time
@@ -78,7 +79,10 @@ func Open(ctx context.Context, path string) (*DB, error) {
 }
 
 // Close closes the database.
-func (s *DB) Close() error { return errors.Join(s.db.Close(), s.w.Close()) }
+func (s *DB) Close() error {
+	s.closeStatements()
+	return errors.Join(s.db.Close(), s.w.Close())
+}
 
 // Ping reports whether the database answers a query.
 func (s *DB) Ping(ctx context.Context) error {

@@ -115,6 +115,18 @@ var (
 // what it could leak through timing is a prefix of a SHA-256 of a 256-bit random secret, which
 // does not help to find the secret; the hash found is compared again in constant time, so no
 // branch depends on secret material byte by byte.
+const principalQuery = `SELECT t.id, t.user, t.name, t.hash, t.created_at, t.expires_at, t.revoked_at,
+	t.last_used_at, u.site_admin, u.disabled FROM tokens t JOIN users u ON u.name = t.user WHERE t.hash = ?`
+
+// cachedRoles is roles through a prepared statement (it runs on every authenticated request).
+func (s *DB) cachedRoles(ctx context.Context, user string) (map[string]gateway.Role, error) {
+	st, err := s.prepared(ctx, rolesQuery)
+	if err != nil {
+		return nil, err
+	}
+	return roles(ctx, st, user)
+}
+
 func (s *DB) PrincipalByTokenHash(ctx context.Context, hash string, now time.Time) (gateway.Principal, error) {
 	var r struct {
 		tokenRow
@@ -122,8 +134,10 @@ func (s *DB) PrincipalByTokenHash(ctx context.Context, hash string, now time.Tim
 		SiteAdmin bool   `db:"site_admin"`
 		Disabled  bool   `db:"disabled"`
 	}
-	err := s.db.GetContext(ctx, &r, `SELECT t.id, t.user, t.name, t.hash, t.created_at, t.expires_at, t.revoked_at,
-		t.last_used_at, u.site_admin, u.disabled FROM tokens t JOIN users u ON u.name = t.user WHERE t.hash = ?`, hash)
+	st, err := s.prepared(ctx, principalQuery)
+	if err == nil {
+		err = st.GetContext(ctx, &r, hash)
+	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return gateway.Principal{}, errUnknownToken
 	}
@@ -140,7 +154,7 @@ func (s *DB) PrincipalByTokenHash(ctx context.Context, hash string, now time.Tim
 	case r.Disabled:
 		return gateway.Principal{}, errDisabled
 	}
-	projects, err := roles(ctx, s.db, r.User)
+	projects, err := s.cachedRoles(ctx, r.User)
 	if err != nil {
 		return gateway.Principal{}, dbErrorf("authenticate: %w", err)
 	}
