@@ -72,17 +72,23 @@ func TestFaultSlurmdbdDownUsageCatchesUp(t *testing.T) {
 		t.Fatalf("the ledger has job %s while slurmdbd is down: %v", jobID, err)
 	}
 	restart()
+	// Right after slurmdbd returns, sacct itself is still receiving the job's end: wait until it
+	// says the job has ended, then until the ledger says exactly the same.
 	var rec gateway.UsageRecord
-	eventually(t, 90*time.Second, "the ledger to catch up", func() bool {
+	var elapsed, cpus int64
+	eventually(t, 120*time.Second, "the ledger to catch up with sacct", func() bool {
+		out, err := exec.Command("sacct", "-j", jobID, "-X", "-P", "-n", "--format=ElapsedRaw,AllocCPUS,End,State").Output()
+		f := strings.Split(strings.TrimSpace(string(out)), "|")
+		if err != nil || len(f) != 4 || f[2] == "Unknown" || f[3] != "COMPLETED" {
+			return false
+		}
+		elapsed, _ = strconv.ParseInt(f[0], 10, 64)
+		cpus, _ = strconv.ParseInt(f[1], 10, 64)
 		r, err := g.d.Store().UsageJob(context.Background(), "batchgate", jobID)
 		rec = r
-		return err == nil && r.State == gateway.TaskCompleted
+		return err == nil && !r.EndAt.IsZero() && r.ElapsedSec == elapsed
 	})
-	out := run(t, 30*time.Second, "sacct", "-j", jobID, "-X", "-P", "-n", "--format=ElapsedRaw,AllocCPUS")
-	f := strings.Split(out, "|")
-	elapsed, _ := strconv.ParseInt(f[0], 10, 64)
-	cpus, _ := strconv.ParseInt(f[1], 10, 64)
-	if rec.ElapsedSec != elapsed || rec.GPUSeconds != 2*elapsed || rec.CPUSeconds != cpus*elapsed {
+	if rec.State != gateway.TaskCompleted || rec.GPUSeconds != 2*elapsed || rec.CPUSeconds != cpus*elapsed {
 		t.Fatalf("ledger %+v, sacct elapsed %d cpus %d: want equal figures", rec, elapsed, cpus)
 	}
 }
