@@ -146,6 +146,8 @@ func TestBadInputIsAProblemNamingTheField(t *testing.T) {
 		{"malformed", `{"name":`, "", 400, ""},
 		{"two objects", goodSpec + goodSpec, "", 400, ""},
 		{"unknown field", `{"name":"x","colour":"red"}`, "", 400, "colour"},
+		{"field name in the wrong case", strings.Replace(goodSpec, `"name"`, `"Name"`, 1), "", 400, "Name"},
+		{"nested field name in the wrong case", strings.Replace(goodSpec, `}`, `,"env":[{"NAME":"A","value":"x"}]}`, 1), "", 400, "env[0].NAME"},
 		{"wrong type", `{"name":["x"]}`, "", 400, "name"},
 		{"env not a name", strings.Replace(goodSpec, `}`, `,"env":[{"name":"1A","value":"x"}]}`, 1), "", 422, "env[0].name"},
 		{"DST gap", strings.Replace(goodSpec, `}`, `,"schedule":{"kind":"at","at":"2027-03-14T02:00"}}`, 1), "", 422, "schedule.at"},

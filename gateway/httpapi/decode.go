@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"reflect"
+	"strconv"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -46,7 +48,63 @@ func decodeJSON(c *fiber.Ctx, v any) error {
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return badRequestf("", "the body must hold exactly one JSON object")
 	}
+	// encoding/json matches field names without regard to case; the API's names are exact.
+	var doc any
+	if err := json.Unmarshal(c.Body(), &doc); err != nil {
+		return describeDecodeError(err)
+	}
+	return exactKeys(doc, reflect.TypeOf(v), "")
+}
+
+// exactKeys refuses object keys that are not, letter for letter, a json name of the struct they
+// decode into (recursively through pointers, slices and nested structs).
+func exactKeys(doc any, t reflect.Type, path string) error {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch d := doc.(type) {
+	case map[string]any:
+		if t.Kind() != reflect.Struct {
+			return nil
+		}
+		for key, val := range d {
+			field, ok := jsonField(t, key)
+			if !ok {
+				return badRequestf(path+key, "is not a known field (names are case-sensitive)")
+			}
+			if err := exactKeys(val, field.Type, path+key+"."); err != nil {
+				return err
+			}
+		}
+	case []any:
+		if t.Kind() != reflect.Slice {
+			return nil
+		}
+		for i, val := range d {
+			if err := exactKeys(val, t.Elem(), strings.TrimSuffix(path, ".")+"["+strconv.Itoa(i)+"]."); err != nil {
+				return err
+			}
+		}
+	}
 	return nil
+}
+
+// jsonField finds the field of struct t whose json name is exactly name.
+func jsonField(t reflect.Type, name string) (reflect.StructField, bool) {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tag, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if tag == "-" || !f.IsExported() {
+			continue
+		}
+		if tag == "" {
+			tag = f.Name
+		}
+		if tag == name {
+			return f, true
+		}
+	}
+	return reflect.StructField{}, false
 }
 
 var errUnsupportedMedia = errors.New("unsupported media type")
