@@ -75,16 +75,7 @@ func (b *bench) submitPath(ctx context.Context) error {
 		b.track(string(id))
 		return nil
 	}
-	runBare := func() error {
-		t0 := time.Now()
-		id, err := bareSbatch(ctx, script)
-		if err != nil {
-			return err
-		}
-		bare = append(bare, time.Since(t0))
-		b.track(id)
-		return nil
-	}
+	runBare := func() error { return b.timeBareSbatch(ctx, script, &bare) }
 	runREST := func() error {
 		if rest == nil {
 			return nil
@@ -165,16 +156,7 @@ func (b *bench) createStart(ctx context.Context) error {
 		b.track(t.JobID)
 		return nil
 	}
-	runBare := func() error {
-		t0 := time.Now()
-		id, err := bareSbatch(ctx, script)
-		if err != nil {
-			return err
-		}
-		bare = append(bare, time.Since(t0))
-		b.track(id)
-		return nil
-	}
+	runBare := func() error { return b.timeBareSbatch(ctx, script, &bare) }
 	for i := range b.opts.samples {
 		// The first round must create the container whose script the baseline submits.
 		if err := alternate(i, func() error { return runOurs(i) }, runBare); err != nil {
@@ -342,4 +324,17 @@ func (r *restClient) jobs(ctx context.Context) error {
 		Jobs []json.RawMessage `json:"jobs"`
 	}
 	return r.do(ctx, "GET", "/slurm/v0.0.38/jobs", nil, &out)
+}
+
+// timeBareSbatch submits script with a bare sbatch as alice (the baseline), adds the time it took
+// to into, and tracks the job for cleanup.
+func (b *bench) timeBareSbatch(ctx context.Context, script []byte, into *durations) error {
+	t0 := time.Now()
+	id, err := bareSbatch(ctx, script)
+	if err != nil {
+		return err
+	}
+	*into = append(*into, time.Since(t0))
+	b.track(id)
+	return nil
 }
