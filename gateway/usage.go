@@ -236,7 +236,9 @@ type UsageRow struct {
 // UsageFigures are sums over jobs. Jobs counts jobs that started in the period (a job that never
 // ran counts where it ended); GPU and CPU seconds and cost count only the time inside the period.
 type UsageFigures struct {
-	Jobs       int64   `json:"jobs"`
+	Jobs int64 `json:"jobs"`
+	// GPUs is the GPU count: the GPUs allocated by the jobs counted in Jobs.
+	GPUs       int64   `json:"gpus"`
 	GPUSeconds int64   `json:"gpu_seconds"`
 	CPUSeconds int64   `json:"cpu_seconds"`
 	GPUHours   float64 `json:"gpu_hours"`
@@ -247,6 +249,7 @@ type UsageFigures struct {
 // Add adds o's sums to f (hours are recomputed by Finish).
 func (f *UsageFigures) Add(o UsageFigures) {
 	f.Jobs += o.Jobs
+	f.GPUs += o.GPUs
 	f.GPUSeconds += o.GPUSeconds
 	f.CPUSeconds += o.CPUSeconds
 	f.Cost += o.Cost

@@ -269,9 +269,9 @@ func (r *UsageReport) WriteCSV(w io.Writer) error {
 	if first == "" {
 		first = "total"
 	}
-	_ = cw.Write([]string{first, "jobs", "gpu_seconds", "cpu_seconds", "gpu_hours", "cpu_hours", "cost", "currency"})
+	_ = cw.Write([]string{first, "jobs", "gpus", "gpu_seconds", "cpu_seconds", "gpu_hours", "cpu_hours", "cost", "currency"})
 	line := func(key string, f UsageFigures) {
-		_ = cw.Write([]string{key, strconv.FormatInt(f.Jobs, 10), strconv.FormatInt(f.GPUSeconds, 10),
+		_ = cw.Write([]string{key, strconv.FormatInt(f.Jobs, 10), strconv.FormatInt(f.GPUs, 10), strconv.FormatInt(f.GPUSeconds, 10),
 			strconv.FormatInt(f.CPUSeconds, 10), strconv.FormatFloat(f.GPUHours, 'f', 4, 64),
 			strconv.FormatFloat(f.CPUHours, 'f', 4, 64), strconv.FormatFloat(f.Cost, 'f', 2, 64), r.Currency})
 	}

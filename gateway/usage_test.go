@@ -303,11 +303,13 @@ func TestUsageReportSplitsDaysAndWritesCSV(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := [][]string{
-		{"user", "jobs", "gpu_seconds", "cpu_seconds", "gpu_hours", "cpu_hours", "cost", "currency"},
-		{"alice", "3", "10800", "18000", "3.0000", "5.0000", "5.50", "USD"},
-		{"bob", "1", "3600", "3600", "1.0000", "1.0000", "1.50", "USD"},
-		{"carol", "1", "2400", "2400", "0.6667", "0.6667", "1.00", "USD"},
-		{"total", "5", "16800", "24000", "4.6667", "6.6667", "8.00", "USD"},
+		// gpus: alice's jobs 1 and 4 have one GPU each (her cancelled job 5 none), bob's job two,
+		// carol's four.
+		{"user", "jobs", "gpus", "gpu_seconds", "cpu_seconds", "gpu_hours", "cpu_hours", "cost", "currency"},
+		{"alice", "3", "2", "10800", "18000", "3.0000", "5.0000", "5.50", "USD"},
+		{"bob", "1", "2", "3600", "3600", "1.0000", "1.0000", "1.50", "USD"},
+		{"carol", "1", "4", "2400", "2400", "0.6667", "0.6667", "1.00", "USD"},
+		{"total", "5", "8", "16800", "24000", "4.6667", "6.6667", "8.00", "USD"},
 	}
 	if !reflect.DeepEqual(lines, want) {
 		t.Errorf("csv:\n%v\nwant\n%v", lines, want)

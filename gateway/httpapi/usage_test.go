@@ -107,11 +107,11 @@ func TestUsageAPIScopesByRole(t *testing.T) {
 func TestUsageAPICSVAndProblems(t *testing.T) {
 	a := newUsageAPI(t)
 	status, h, body := a.do(t, "root", "GET", "/api/v1/usage?from=2026-01-10&to=2026-01-11&group_by=user", "", "Accept", "text/csv")
-	want := "user,jobs,gpu_seconds,cpu_seconds,gpu_hours,cpu_hours,cost,currency\n" +
-		"alice,1,3600,3600,1.0000,1.0000,1.00,USD\n" +
-		"carol,1,14400,3600,4.0000,1.0000,4.00,USD\n" +
-		"mallory,1,7200,3600,2.0000,1.0000,2.00,USD\n" +
-		"total,3,25200,10800,7.0000,3.0000,7.00,USD\n"
+	want := "user,jobs,gpus,gpu_seconds,cpu_seconds,gpu_hours,cpu_hours,cost,currency\n" +
+		"alice,1,1,3600,3600,1.0000,1.0000,1.00,USD\n" +
+		"carol,1,4,14400,3600,4.0000,1.0000,4.00,USD\n" +
+		"mallory,1,2,7200,3600,2.0000,1.0000,2.00,USD\n" +
+		"total,3,7,25200,10800,7.0000,3.0000,7.00,USD\n"
 	if status != 200 || !strings.HasPrefix(h.Get("Content-Type"), "text/csv") || string(body) != want {
 		t.Errorf("csv: %d %s\n%s", status, h.Get("Content-Type"), body)
 	}

@@ -83,7 +83,7 @@ var usageKeyColumn = map[gateway.UsageKey]string{
 // (gateway.UsageStore): the days wholly inside the range (f.FullFrom..f.FullTo) from usage_days,
 // the edge days (f.EdgeDays) from their slices clipped to the range. Each scope is its own
 // queries on covering indexes; rows may repeat a key (the Service adds them up). Jobs counts
-// jobs that started in the range.
+// jobs that started in the range, and GPUs the GPUs they were allocated.
 func (s *DB) SumUsage(ctx context.Context, f gateway.UsageFilter) ([]gateway.UsageRow, error) {
 	key, ok := usageKeyColumn[f.By]
 	if !ok {
@@ -94,16 +94,17 @@ func (s *DB) SumUsage(ctx context.Context, f gateway.UsageFilter) ([]gateway.Usa
 		group = " GROUP BY k"
 	}
 	from, to := f.From.Unix(), f.To.Unix()
-	days := `SELECT ` + key + ` AS k, COALESCE(SUM(jobs), 0), COALESCE(SUM(gpu_seconds), 0),
+	days := `SELECT ` + key + ` AS k, COALESCE(SUM(jobs), 0), COALESCE(SUM(gpus), 0), COALESCE(SUM(gpu_seconds), 0),
 		COALESCE(SUM(cpu_seconds), 0), COALESCE(SUM(cost), 0)
 	FROM usage_days WHERE day >= ? AND day < ?`
 	edges := `SELECT ` + key + ` AS k,
 		COALESCE(SUM(CASE WHEN start_sec >= ? THEN starts ELSE 0 END), 0),
+		COALESCE(SUM(CASE WHEN start_sec >= ? THEN starts * gpus ELSE 0 END), 0),
 		COALESCE(SUM(gpus * (MIN(end_sec, ?) - MAX(start_sec, ?))), 0),
 		COALESCE(SUM(cpus * (MIN(end_sec, ?) - MAX(start_sec, ?))), 0),
 		COALESCE(SUM(cost_per_sec * (MIN(end_sec, ?) - MAX(start_sec, ?))), 0)
 	FROM usage_slices WHERE end_sec >= ? AND start_sec < ? AND day IN (` + strings.Repeat("?,", max(len(f.EdgeDays), 1)-1) + `?)`
-	edgeArgs := []any{from, to, from, to, from, to, from, from, to}
+	edgeArgs := []any{from, from, to, from, to, from, to, from, from, to}
 	for _, d := range f.EdgeDays {
 		edgeArgs = append(edgeArgs, d)
 	}
@@ -165,7 +166,7 @@ func (s *DB) sumUsage(ctx context.Context, query string, args []any) ([]gateway.
 	var out []gateway.UsageRow
 	for rows.Next() {
 		var r gateway.UsageRow
-		if err := rows.Scan(&r.Key, &r.Jobs, &r.GPUSeconds, &r.CPUSeconds, &r.Cost); err != nil {
+		if err := rows.Scan(&r.Key, &r.Jobs, &r.GPUs, &r.GPUSeconds, &r.CPUSeconds, &r.Cost); err != nil {
 			return nil, dbErrorf("sum usage: %w", err)
 		}
 		out = append(out, r)

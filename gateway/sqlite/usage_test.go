@@ -85,7 +85,8 @@ func TestSumUsageClipsAndScopes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// [11:00, 11:30): alice's job contributes 30 min but did not start there; bob's starts there.
+	// [11:00, 11:30): alice's job contributes 30 min but did not start there; bob's starts there
+	// (one job, two GPUs).
 	f := gateway.UsageFilter{By: gateway.ByUser, Scopes: []gateway.UsageScope{{Project: "vision"}, {Project: "speech", User: "nobody"}}}
 	f.SetRange(usageDay.Add(11*time.Hour), usageDay.Add(11*time.Hour+30*time.Minute), time.UTC)
 	rows, err := db.SumUsage(ctx, f)
@@ -94,7 +95,7 @@ func TestSumUsageClipsAndScopes(t *testing.T) {
 	}
 	sort.Slice(rows, func(i, j int) bool { return rows[i].Key < rows[j].Key })
 	got := fmt.Sprint(rows)
-	want := "[{alice {0 1800 3600 0 0 0.5}} {bob {1 3600 1800 0 0 1}}]"
+	want := "[{alice {0 0 1800 3600 0 0 0.5}} {bob {1 2 3600 1800 0 0 1}}]"
 	if got != want {
 		t.Errorf("rows = %s, want %s", got, want)
 	}
@@ -105,7 +106,7 @@ func TestUsageQueriesUseCoveringIndexes(t *testing.T) {
 	db := openTest(t)
 	for _, where := range []string{"", " AND account = 'vision'", " AND account = 'vision' AND user = 'alice'"} {
 		plan := queryPlan(t, db, "SELECT SUM(gpus * (MIN(end_sec, 5) - MAX(start_sec, 1))), SUM(starts), SUM(cost_per_sec) FROM usage_slices WHERE end_sec >= 1 AND start_sec < 5 AND day IN ('2026-01-01', '2026-01-05')"+where)
-		plan += queryPlan(t, db, "SELECT SUM(jobs), SUM(gpu_seconds), SUM(cpu_seconds), SUM(cost) FROM usage_days WHERE day >= '2026-01-01' AND day < '2026-02-01'"+where)
+		plan += queryPlan(t, db, "SELECT SUM(jobs), SUM(gpus), SUM(gpu_seconds), SUM(cpu_seconds), SUM(cost) FROM usage_days WHERE day >= '2026-01-01' AND day < '2026-02-01'"+where)
 		if strings.Count(plan, "COVERING INDEX") != 2 && strings.Count(plan, "PRIMARY KEY") == 0 {
 			t.Errorf("%q: plan %s", where, plan)
 		}
@@ -140,10 +141,10 @@ func TestUsageDaysStayInStepWithSlices(t *testing.T) {
 		User string `db:"user"`
 	}
 	err := db.db.SelectContext(ctx, &diff, `SELECT d.day, d.user FROM usage_days d LEFT JOIN (
-		SELECT account, user, day, SUM(starts) j, SUM(gpus * (end_sec - start_sec)) g, SUM(cpus * (end_sec - start_sec)) c,
+		SELECT account, user, day, SUM(starts) j, SUM(starts * gpus) n, SUM(gpus * (end_sec - start_sec)) g, SUM(cpus * (end_sec - start_sec)) c,
 			SUM(cost_per_sec * (end_sec - start_sec)) m FROM usage_slices GROUP BY account, user, day) s
 		USING (account, user, day)
-		WHERE d.jobs <> COALESCE(s.j, 0) OR d.gpu_seconds <> COALESCE(s.g, 0) OR d.cpu_seconds <> COALESCE(s.c, 0)
+		WHERE d.jobs <> COALESCE(s.j, 0) OR d.gpus <> COALESCE(s.n, 0) OR d.gpu_seconds <> COALESCE(s.g, 0) OR d.cpu_seconds <> COALESCE(s.c, 0)
 			OR ABS(d.cost - COALESCE(s.m, 0)) > 1e-6`)
 	if err != nil || len(diff) > 0 {
 		t.Errorf("usage_days out of step with usage_slices: %v %v", diff, err)

@@ -20,16 +20,16 @@ const usageSliceInsert = `INSERT INTO usage_slices (cluster, job_id, day, accoun
 	gpus, cpus, cost_per_sec, starts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 // usageDayAdd adds a change to one day's sums.
-const usageDayAdd = `INSERT INTO usage_days (account, user, day, jobs, gpu_seconds, cpu_seconds, cost)
-VALUES (?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (account, user, day) DO UPDATE SET jobs = jobs + excluded.jobs,
+const usageDayAdd = `INSERT INTO usage_days (account, user, day, jobs, gpus, gpu_seconds, cpu_seconds, cost)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (account, user, day) DO UPDATE SET jobs = jobs + excluded.jobs, gpus = gpus + excluded.gpus,
 	gpu_seconds = gpu_seconds + excluded.gpu_seconds, cpu_seconds = cpu_seconds + excluded.cpu_seconds,
 	cost = cost + excluded.cost`
 
 // usageDayPrune removes a day left empty (its jobs moved or got shorter): it would show as an
 // empty group.
 const usageDayPrune = `DELETE FROM usage_days WHERE account = ? AND user = ? AND day = ?
-	AND jobs = 0 AND gpu_seconds = 0 AND cpu_seconds = 0 AND ABS(cost) < 1e-9`
+	AND jobs = 0 AND gpus = 0 AND gpu_seconds = 0 AND cpu_seconds = 0 AND ABS(cost) < 1e-9`
 
 // storedSlice is a usage_slices row.
 type storedSlice struct {
@@ -47,9 +47,9 @@ type storedSlice struct {
 type dayKey struct{ account, user, day string }
 
 type dayDelta struct {
-	jobs, gpuSec, cpuSec int64
-	cost                 float64
-	shrunk               bool // something was taken away: the day may be left empty
+	jobs, gpus, gpuSec, cpuSec int64
+	cost                       float64
+	shrunk                     bool // something was taken away: the day may be left empty
 }
 
 // usageWriter writes one batch in one transaction with prepared statements.
@@ -151,6 +151,7 @@ func (w *usageWriter) add(sl storedSlice, sign int64) {
 	}
 	sec := sl.End - sl.Start
 	d.jobs += sign * sl.Starts
+	d.gpus += sign * sl.Starts * sl.GPUs
 	d.gpuSec += sign * sl.GPUs * sec
 	d.cpuSec += sign * sl.CPUs * sec
 	d.cost += float64(sign) * sl.Rate * float64(sec)
@@ -174,7 +175,7 @@ func (w *usageWriter) flush(ctx context.Context) error {
 	defer add.Close()
 	for _, k := range keys {
 		d := w.days[k]
-		if _, err := add.ExecContext(ctx, k.account, k.user, k.day, d.jobs, d.gpuSec, d.cpuSec, d.cost); err != nil {
+		if _, err := add.ExecContext(ctx, k.account, k.user, k.day, d.jobs, d.gpus, d.gpuSec, d.cpuSec, d.cost); err != nil {
 			return dbErrorf("update usage of %s: %w", k.day, err)
 		}
 		if d.shrunk {

@@ -62,9 +62,9 @@ func writeUsageTable(w io.Writer, rep *gateway.UsageReport) error {
 	if first == "" {
 		first = " "
 	}
-	fmt.Fprintf(tw, "%s\tjobs\tGPU hours\tCPU hours\tcost (%s)\t\n", first, rep.Currency)
+	fmt.Fprintf(tw, "%s\tjobs\tGPUs\tGPU hours\tCPU hours\tcost (%s)\t\n", first, rep.Currency)
 	line := func(key string, f gateway.UsageFigures) {
-		fmt.Fprintf(tw, "%s\t%d\t%.2f\t%.2f\t%.2f\t\n", key, f.Jobs, f.GPUHours, f.CPUHours, f.Cost)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%.2f\t%.2f\t%.2f\t\n", key, f.Jobs, f.GPUs, f.GPUHours, f.CPUHours, f.Cost)
 	}
 	for _, b := range rep.Series {
 		line(b.Key, b.UsageFigures)
