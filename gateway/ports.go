@@ -43,6 +43,8 @@ type Store interface {
 	// SaveTask writes t, appends ev to its history when ev is not nil, and sets the state of t's
 	// container to ContainerStateFor(t.State) when t is its current task — all in one transaction.
 	SaveTask(ctx context.Context, t *Task, ev *TaskEvent) error
+	// SaveTasks is SaveTask for several tasks in one transaction.
+	SaveTasks(ctx context.Context, saves []TaskSave) error
 	Task(ctx context.Context, id string) (*Task, error)
 	// Tasks lists a container's tasks, newest first.
 	Tasks(ctx context.Context, containerID string) ([]*Task, error)
@@ -52,6 +54,12 @@ type Store interface {
 	TaskEvents(ctx context.Context, taskID string) ([]TaskEvent, error)
 	// TaskCounts counts all tasks by state (for /metrics).
 	TaskCounts(ctx context.Context) (map[TaskState]int, error)
+}
+
+// TaskSave is one task to write, with the history event to append (nil for none).
+type TaskSave struct {
+	Task  *Task
+	Event *TaskEvent
 }
 
 // ReplayError says an idempotency key was used before; ID is the resource that request made.

@@ -79,7 +79,7 @@ func (s *Service) Reconcile(ctx context.Context) error {
 			byComment[js.User+"\x00"+js.Comment] = js
 		}
 	}
-	var unaccounted []*Task
+	var unaccounted, changed []*Task
 	for _, t := range tasks {
 		switch {
 		case t.State == TaskSubmitting:
@@ -90,7 +90,9 @@ func (s *Service) Reconcile(ctx context.Context) error {
 			}
 		case !t.State.Terminal():
 			if js, ok := byJob[t.JobID]; ok {
-				s.follow(ctx, t, js)
+				if s.applyQueued(t, js) {
+					changed = append(changed, t)
+				}
 			} else {
 				unaccounted = append(unaccounted, t)
 			}
@@ -105,6 +107,10 @@ func (s *Service) Reconcile(ctx context.Context) error {
 		default:
 			s.sealLog(t)
 		}
+	}
+	if err := s.saveTasks(ctx, changed); err != nil {
+		s.stats.Errors.Add(1)
+		return err
 	}
 	return s.settle(ctx, unaccounted)
 }
@@ -209,8 +215,20 @@ func (s *Service) adopt(ctx context.Context, t *Task, js JobStatus) {
 	s.follow(ctx, t, js)
 }
 
-// follow applies a queue record to a waiting or running task, recording changes of state or reason.
+// follow applies a queue record to a waiting or running task and records a change of state,
+// reason or times at once.
 func (s *Service) follow(ctx context.Context, t *Task, js JobStatus) {
+	if !s.applyQueued(t, js) {
+		return
+	}
+	if err := s.saveTask(ctx, t, ""); err != nil {
+		s.log.Error("save task", slog.String("task", t.ID), slog.Any("error", err))
+	}
+}
+
+// applyQueued applies a queue record to t and reports whether its state, reason or times changed
+// (then t.UpdatedAt is now).
+func (s *Service) applyQueued(t *Task, js JobStatus) bool {
 	changed := t.State != js.State || t.Reason != js.Reason
 	t.State, t.Reason = js.State, js.Reason
 	setTime(&t.EligibleAt, js.EligibleAt, &changed)
@@ -219,13 +237,10 @@ func (s *Service) follow(ctx context.Context, t *Task, js JobStatus) {
 		setTime(&t.EndedAt, js.EndAt, &changed)
 		t.ExitCode, t.Signal = js.ExitCode, js.Signal
 	}
-	if !changed {
-		return
+	if changed {
+		t.UpdatedAt = s.cfg.Now().UTC()
 	}
-	t.UpdatedAt = s.cfg.Now().UTC()
-	if err := s.saveTask(ctx, t, ""); err != nil {
-		s.log.Error("save task", slog.String("task", t.ID), slog.Any("error", err))
-	}
+	return changed
 }
 
 // setTime sets *dst to v when v is known and differs, and notes the change.

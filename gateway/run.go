@@ -241,22 +241,50 @@ func (s *Service) release(taskID string) {
 	s.mu.Unlock()
 }
 
-// saveTask stores t with a history event (when note is not empty or the state changed) and
-// publishes the change.
+// saveTask stores t with a history event (the note, or else the task's reason) and publishes
+// the change.
 func (s *Service) saveTask(ctx context.Context, t *Task, note string) error {
-	ev := &TaskEvent{TaskID: t.ID, At: t.UpdatedAt, State: t.State, Reason: note}
-	if ev.Reason == "" {
-		ev.Reason = t.Reason
+	ev := taskEvent(t)
+	if note != "" {
+		ev.Reason = note
 	}
 	if err := s.store.SaveTask(ctx, t, ev); err != nil {
 		return fmt.Errorf("save task %s: %w", t.ID, err)
 	}
+	s.published(ctx, t)
+	return nil
+}
+
+// saveTasks stores several tasks' changes in one write, then publishes them.
+func (s *Service) saveTasks(ctx context.Context, tasks []*Task) error {
+	if len(tasks) == 0 {
+		return nil
+	}
+	saves := make([]TaskSave, len(tasks))
+	for i, t := range tasks {
+		saves[i] = TaskSave{Task: t, Event: taskEvent(t)}
+	}
+	if err := s.store.SaveTasks(ctx, saves); err != nil {
+		return fmt.Errorf("save %d tasks: %w", len(tasks), err)
+	}
+	for _, t := range tasks {
+		s.published(ctx, t)
+	}
+	return nil
+}
+
+// taskEvent is the history entry of t's current state.
+func taskEvent(t *Task) *TaskEvent {
+	return &TaskEvent{TaskID: t.ID, At: t.UpdatedAt, State: t.State, Reason: t.Reason}
+}
+
+// published tells subscribers about a stored change of t, and of its container, which the store
+// moved with its current task.
+func (s *Service) published(ctx context.Context, t *Task) {
 	s.publishTask(t)
-	// The store moved the container with its current task; tell subscribers what it is now.
 	if c, err := s.store.Container(ctx, t.ContainerID); err == nil && c.CurrentTask == t.ID {
 		s.publishContainer(c, false)
 	}
-	return nil
 }
 
 // StopContainer cancels the waiting or running task of a container. The task is CANCELLED at once

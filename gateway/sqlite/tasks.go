@@ -83,40 +83,61 @@ func insertEvent(ctx context.Context, tx *sqlx.Tx, ev gateway.TaskEvent) error {
 // gateway.ContainerStateFor(t.State) when t is its current task — in one transaction
 // (gateway.Store). A zero t.UpdatedAt becomes now. Returns CodeNotFound for an unknown task.
 func (s *DB) SaveTask(ctx context.Context, t *gateway.Task, ev *gateway.TaskEvent) error {
-	if t.UpdatedAt.IsZero() {
-		t.UpdatedAt = s.now()
+	return s.SaveTasks(ctx, []gateway.TaskSave{{Task: t, Event: ev}})
+}
+
+// SaveTasks is SaveTask for several tasks in one transaction: the reconciler records a whole
+// pass's changes with one write, rather than queueing once per task behind the requests' writes.
+func (s *DB) SaveTasks(ctx context.Context, saves []gateway.TaskSave) error {
+	if len(saves) == 0 {
+		return nil
+	}
+	for _, sv := range saves {
+		if sv.Task.UpdatedAt.IsZero() {
+			sv.Task.UpdatedAt = s.now()
+		}
 	}
 	return s.inTx(ctx, func(tx *sqlx.Tx) error {
-		res, err := tx.NamedExecContext(ctx, taskUpdate, toTaskRow(t))
-		if err != nil {
-			return dbErrorf("save task %s: %w", t.ID, err)
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return dbErrorf("save task %s: %w", t.ID, err)
-		} else if n == 0 {
-			return gateway.NotFound("task", t.ID)
-		}
-		if ev != nil {
-			e := *ev
-			if e.TaskID == "" {
-				e.TaskID = t.ID
-			}
-			if e.At.IsZero() {
-				e.At = t.UpdatedAt
-			}
-			if err := insertEvent(ctx, tx, e); err != nil {
+		for _, sv := range saves {
+			if err := saveTaskTx(ctx, tx, sv.Task, sv.Event); err != nil {
 				return err
 			}
 		}
-		// The stored container id, not t's, decides: it is the one the task was started on.
-		_, err = tx.ExecContext(ctx, `UPDATE containers SET state = ?, updated_at = ?
-			WHERE id = (SELECT container_id FROM tasks WHERE id = ?) AND current_task = ?`,
-			gateway.ContainerStateFor(t.State), nt(t.UpdatedAt), t.ID, t.ID)
-		if err != nil {
-			return dbErrorf("save task %s: update container: %w", t.ID, err)
-		}
 		return nil
 	})
+}
+
+// saveTaskTx writes one task, its event and its container's state inside tx.
+func saveTaskTx(ctx context.Context, tx *sqlx.Tx, t *gateway.Task, ev *gateway.TaskEvent) error {
+	res, err := tx.NamedExecContext(ctx, taskUpdate, toTaskRow(t))
+	if err != nil {
+		return dbErrorf("save task %s: %w", t.ID, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return dbErrorf("save task %s: %w", t.ID, err)
+	} else if n == 0 {
+		return gateway.NotFound("task", t.ID)
+	}
+	if ev != nil {
+		e := *ev
+		if e.TaskID == "" {
+			e.TaskID = t.ID
+		}
+		if e.At.IsZero() {
+			e.At = t.UpdatedAt
+		}
+		if err := insertEvent(ctx, tx, e); err != nil {
+			return err
+		}
+	}
+	// The stored container id, not t's, decides: it is the one the task was started on.
+	_, err = tx.ExecContext(ctx, `UPDATE containers SET state = ?, updated_at = ?
+		WHERE id = (SELECT container_id FROM tasks WHERE id = ?) AND current_task = ?`,
+		gateway.ContainerStateFor(t.State), nt(t.UpdatedAt), t.ID, t.ID)
+	if err != nil {
+		return dbErrorf("save task %s: update container: %w", t.ID, err)
+	}
+	return nil
 }
 
 // Task returns the task with id, or a CodeNotFound *gateway.Error.

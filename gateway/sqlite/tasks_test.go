@@ -265,3 +265,45 @@ func ids(tasks []*gateway.Task) []string {
 	}
 	return out
 }
+
+// TestSaveTasksIsOneTransaction: several tasks and their containers move together, and a task
+// that does not exist fails the whole batch with nothing written.
+func TestSaveTasksIsOneTransaction(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t)
+	var tasks []*gateway.Task
+	for i, name := range []string{"a", "b"} {
+		c := newContainer("vision", "alice", name, i)
+		mustCreate(t, db, c)
+		task := newTask("batch-" + name)
+		if err := db.StartTask(ctx, c, task, ""); err != nil {
+			t.Fatal(err)
+		}
+		tasks = append(tasks, task)
+	}
+	for _, task := range tasks {
+		task.State = gateway.TaskRunning
+	}
+	ghost := newTask("ghost")
+	ghost.State = gateway.TaskRunning
+	err := db.SaveTasks(ctx, []gateway.TaskSave{{Task: tasks[0]}, {Task: ghost}})
+	if gateway.ErrorCode(err) != gateway.CodeNotFound {
+		t.Fatalf("batch with a missing task: %v, want not found", err)
+	}
+	if got, _ := db.Task(ctx, tasks[0].ID); got.State != gateway.TaskSubmitting {
+		t.Fatalf("a failed batch wrote task %s: %s", tasks[0].ID, got.State)
+	}
+	if err := db.SaveTasks(ctx, []gateway.TaskSave{{Task: tasks[0]}, {Task: tasks[1], Event: &gateway.TaskEvent{State: gateway.TaskRunning}}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, task := range tasks {
+		got, _ := db.Task(ctx, task.ID)
+		c, _ := db.Container(ctx, task.ContainerID)
+		if got.State != gateway.TaskRunning || c.State != gateway.Running {
+			t.Errorf("task %s %s, container %s: want RUNNING and Running", task.ID, got.State, c.State)
+		}
+	}
+	if events, _ := db.TaskEvents(ctx, tasks[1].ID); len(events) != 2 {
+		t.Errorf("task %s has %d events, want its start and the batch's", tasks[1].ID, len(events))
+	}
+}
