@@ -43,7 +43,7 @@ type Store interface {
 	// SaveTask writes t, appends ev to its history when ev is not nil, and sets the state of t's
 	// container to ContainerStateFor(t.State) when t is its current task — all in one transaction.
 	SaveTask(ctx context.Context, t *Task, ev *TaskEvent) error
-	// SaveTasks is SaveTask for several tasks in one transaction.
+	// SaveTasks is SaveTask for several tasks in one transaction; see TaskSave.UnlessStopped.
 	SaveTasks(ctx context.Context, saves []TaskSave) error
 	Task(ctx context.Context, id string) (*Task, error)
 	// Tasks lists a container's tasks, newest first.
@@ -57,9 +57,13 @@ type Store interface {
 }
 
 // TaskSave is one task to write, with the history event to append (nil for none).
+// UnlessStopped skips the write when the stored task has been stopped meanwhile (the reconciler's
+// copy is older than the user's stop and must not undo it); the store then sets Skipped.
 type TaskSave struct {
-	Task  *Task
-	Event *TaskEvent
+	Task          *Task
+	Event         *TaskEvent
+	UnlessStopped bool
+	Skipped       bool
 }
 
 // ReplayError says an idempotency key was used before; ID is the resource that request made.

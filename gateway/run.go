@@ -255,20 +255,23 @@ func (s *Service) saveTask(ctx context.Context, t *Task, note string) error {
 	return nil
 }
 
-// saveTasks stores several tasks' changes in one write, then publishes them.
+// saveTasks stores several tasks' changes from Slurm in one write, then publishes them. A task
+// its user stopped since it was read keeps its stop.
 func (s *Service) saveTasks(ctx context.Context, tasks []*Task) error {
 	if len(tasks) == 0 {
 		return nil
 	}
 	saves := make([]TaskSave, len(tasks))
 	for i, t := range tasks {
-		saves[i] = TaskSave{Task: t, Event: taskEvent(t)}
+		saves[i] = TaskSave{Task: t, Event: taskEvent(t), UnlessStopped: true}
 	}
 	if err := s.store.SaveTasks(ctx, saves); err != nil {
 		return fmt.Errorf("save %d tasks: %w", len(tasks), err)
 	}
-	for _, t := range tasks {
-		s.published(ctx, t)
+	for _, sv := range saves {
+		if !sv.Skipped {
+			s.published(ctx, sv.Task)
+		}
 	}
 	return nil
 }

@@ -98,8 +98,8 @@ func (s *DB) SaveTasks(ctx context.Context, saves []gateway.TaskSave) error {
 		}
 	}
 	return s.inTx(ctx, func(tx *sqlx.Tx) error {
-		for _, sv := range saves {
-			if err := saveTaskTx(ctx, tx, sv.Task, sv.Event); err != nil {
+		for i := range saves {
+			if err := saveTaskTx(ctx, tx, &saves[i]); err != nil {
 				return err
 			}
 		}
@@ -108,13 +108,21 @@ func (s *DB) SaveTasks(ctx context.Context, saves []gateway.TaskSave) error {
 }
 
 // saveTaskTx writes one task, its event and its container's state inside tx.
-func saveTaskTx(ctx context.Context, tx *sqlx.Tx, t *gateway.Task, ev *gateway.TaskEvent) error {
-	res, err := tx.NamedExecContext(ctx, taskUpdate, toTaskRow(t))
+func saveTaskTx(ctx context.Context, tx *sqlx.Tx, sv *gateway.TaskSave) error {
+	t, ev := sv.Task, sv.Event
+	update := taskUpdate
+	if sv.UnlessStopped {
+		update += " AND stop_requested = 0"
+	}
+	res, err := tx.NamedExecContext(ctx, update, toTaskRow(t))
 	if err != nil {
 		return dbErrorf("save task %s: %w", t.ID, err)
 	}
 	if n, err := res.RowsAffected(); err != nil {
 		return dbErrorf("save task %s: %w", t.ID, err)
+	} else if n == 0 && sv.UnlessStopped {
+		sv.Skipped = true // stopped meanwhile: the stop stands
+		return nil
 	} else if n == 0 {
 		return gateway.NotFound("task", t.ID)
 	}

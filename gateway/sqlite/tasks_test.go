@@ -307,3 +307,31 @@ func TestSaveTasksIsOneTransaction(t *testing.T) {
 		t.Errorf("task %s has %d events, want its start and the batch's", tasks[1].ID, len(events))
 	}
 }
+
+// TestSaveTasksUnlessStopped: the reconciler's older copy does not undo a user's stop.
+func TestSaveTasksUnlessStopped(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t)
+	c := newContainer("vision", "alice", "s", 0)
+	mustCreate(t, db, c)
+	task := newTask("stopped")
+	if err := db.StartTask(ctx, c, task, ""); err != nil {
+		t.Fatal(err)
+	}
+	stale := *task
+	task.State, task.StopRequested = gateway.TaskCancelled, true
+	if err := db.SaveTask(ctx, task, nil); err != nil {
+		t.Fatal(err)
+	}
+	stale.State = gateway.TaskRunning
+	saves := []gateway.TaskSave{{Task: &stale, UnlessStopped: true}}
+	if err := db.SaveTasks(ctx, saves); err != nil || !saves[0].Skipped {
+		t.Fatalf("stale save: %v, skipped %v; want it skipped", err, saves[0].Skipped)
+	}
+	if got, _ := db.Task(ctx, task.ID); got.State != gateway.TaskCancelled || !got.StopRequested {
+		t.Fatalf("after a stale save the task is %s (stop %v), want CANCELLED and stopped", got.State, got.StopRequested)
+	}
+	if got, _ := db.Container(ctx, c.ID); got.State != gateway.Inactive {
+		t.Fatalf("container %s, want Inactive", got.State)
+	}
+}
