@@ -21,12 +21,22 @@ type Schedule struct {
 }
 
 // NextWholeHour returns the first whole hour in loc strictly after now: the earliest time a
-// schedule set at now may name. Whole hours are computed on the absolute timeline, so they stay
-// right across DST changes and in zones whose offset is not a whole number of hours (Asia/Kolkata):
-// there a whole hour is hh:00 local, which is hh:30 UTC.
+// schedule set at now may name. It walks the absolute timeline in quarter hours — every zone's
+// offset is a multiple of 15 minutes, so every local hh:00 falls on one — and takes the first
+// instant that reads hh:00 in loc. That stays right across DST changes (including Lord Howe's
+// 30-minute one) and in zones whose offset is not a whole number of hours (Asia/Kolkata: hh:00
+// local is hh:30 UTC).
 func NextWholeHour(now time.Time, loc *time.Location) time.Time {
+	t := now.Truncate(15 * time.Minute)
+	for range 8 { // two hours of quarter hours: more than any DST shift needs
+		t = t.Add(15 * time.Minute)
+		if IsWholeHour(t, loc) {
+			return t.In(loc)
+		}
+	}
+	// Only historical local mean times have offsets off the quarter hour: the top of the next
+	// local hour, by arithmetic.
 	local := now.In(loc)
-	// Seconds since the top of the local hour (offset-aware: minute and second are local).
 	since := time.Duration(local.Minute())*time.Minute + time.Duration(local.Second())*time.Second +
 		time.Duration(local.Nanosecond())
 	return local.Add(time.Hour - since)

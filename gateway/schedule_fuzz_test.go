@@ -7,11 +7,10 @@ import (
 )
 
 // fuzzZones are the zones the time-rule fuzz target picks from: whole-hour offsets with and
-// without DST, and the half- and quarter-hour offsets that break naive hour arithmetic.
-// (Zones whose DST shift is itself not a whole hour, such as Australia/Lord_Howe, are left out:
-// there the next whole hour can be more than an hour away and NextWholeHour does not promise it.)
+// without DST, the half- and quarter-hour offsets that break naive hour arithmetic, and Lord Howe,
+// whose DST shift is half an hour (there the next whole hour can be 90 minutes away).
 var fuzzZones = []string{"UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata", "Asia/Kathmandu",
-	"America/St_Johns", "Australia/Adelaide", "Asia/Taipei"}
+	"America/St_Johns", "Australia/Adelaide", "Asia/Taipei", "Australia/Lord_Howe"}
 
 // FuzzTimeRules checks the scheduling rules' invariants for any instant, zone and text:
 // NextWholeHour is a whole hour in (now, now+1h]; CheckScheduledHour accepts it and refuses the
@@ -37,8 +36,14 @@ func FuzzTimeRules(f *testing.F) {
 		loc := locs[int(zone)%len(locs)]
 		now := time.Unix(0, nanos)
 		next := NextWholeHour(now, loc)
-		if !next.After(now) || next.Sub(now) > time.Hour || !IsWholeHour(next, loc) {
+		if !next.After(now) || next.Sub(now) > 90*time.Minute || !IsWholeHour(next, loc) {
 			t.Fatalf("NextWholeHour(%s, %s) = %s", now.In(loc), loc, next.In(loc))
+		}
+		// No whole hour is skipped: none lies between now and next (whole hours fall on quarter hours).
+		for q := now.Truncate(15 * time.Minute).Add(15 * time.Minute); q.Before(next); q = q.Add(15 * time.Minute) {
+			if q.After(now) && IsWholeHour(q, loc) {
+				t.Fatalf("NextWholeHour(%s, %s) = %s skips %s", now.In(loc), loc, next.In(loc), q.In(loc))
+			}
 		}
 		if msg := CheckScheduledHour(next, now, loc); msg != "" {
 			t.Fatalf("CheckScheduledHour refuses the next whole hour %s: %s", next.In(loc), msg)

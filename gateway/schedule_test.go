@@ -32,6 +32,11 @@ func TestNextWholeHour(t *testing.T) {
 		// US fall back (2026-11-01 02:00 EDT -> 01:00 EST): 01:30 EDT is followed by 01:00 EST.
 		{"America/New_York", "2026-11-01T05:30:00Z", "2026-11-01T06:00:00Z"},
 		{"Asia/Taipei", "2026-12-04T16:25:12Z", "2026-12-04T17:00:00Z"},
+		// Lord Howe moves its clocks by 30 minutes: on 2026-10-04 02:00 (+10:30) becomes 02:30
+		// (+11:00), so after 01:45 local the next whole hour is 03:00 local.
+		{"Australia/Lord_Howe", "2026-10-03T15:15:00Z", "2026-10-03T16:00:00Z"},
+		// Before 1854 Kolkata kept local mean time, +05:53:28: no quarter hour is a whole hour there.
+		{"Asia/Kolkata", "1850-01-01T00:00:00Z", "1850-01-01T00:06:32Z"},
 	}
 	for _, c := range cases {
 		now, _ := time.Parse(time.RFC3339Nano, c.now)
