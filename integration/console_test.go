@@ -37,16 +37,16 @@ func TestConsoleEndToEnd(t *testing.T) {
 	}
 
 	// The pure helpers, in the browser: hours offered in a half-hour zone are its whole hours;
-	// usage answers are read under the names the usage API may use.
+	// usage answers are read by the usage API's names.
 	helpers, err := eval[string](b, `(async () => {
 		const { hourChoices } = await import('/js/pages/hours.js');
 		const { metric, pointKey, everyDay } = await import('/js/pages/monitoring.js');
 		const hours = hourChoices('2026-03-01T10:30:00Z', 'Asia/Kolkata', 'Asia/Taipei', 2);
 		const bad = hours.filter((c) => !c.iso.endsWith(':30:00Z')).length;
 		const days = new Set(hours.map((c) => c.day)).size;
-		const m = [metric({ gpu_hours: 1.5 }, 'gpu_hours'), metric({ gpus: 3 }, 'gpu_count'), metric({}, 'cost'),
-			pointKey({ period: '2026-12-01' }), pointKey({ user: 'bob' })].join(',');
-		const series = everyDay([{ day: '2000-01-01', gpu_hours: 2 }], 7);
+		const m = [metric({ gpu_hours: 1.5 }, 'gpu_hours'), metric({ gpus: 3 }, 'gpus'), metric({}, 'cost'),
+			pointKey({ key: '2026-12-01' }), pointKey({ key: 'bob' })].join(',');
+		const series = everyDay([{ key: '2000-01-01', gpu_hours: 2 }], 7);
 		return [hours.length, bad, days, hours[0].label, m, series.length, series[0].value].join('|');
 	})()`)
 	if want := "48|0|3|16:00 (18:30 your time)|1.5,3,,2026-12-01,bob|8|2"; err != nil || helpers != want {

@@ -7,30 +7,18 @@ import { h, s, fill, loading, empty, problemBox, num, money, toast, getClusterZo
 
 const RANGES = [[7, 'Last 7 days'], [30, 'Last 30 days'], [90, 'Last 90 days']];
 
-/** pointKey finds the label of a series point, whatever the usage API calls it. */
+/** pointKey is the label of a series bucket (a day, week, month, user or project). */
 export function pointKey(p) {
-  for (const k of ['period', 'day', 'date', 'week', 'month', 'start', 'bucket', 'key', 'user', 'project', 'group']) {
-    if (p[k] !== undefined && p[k] !== null && p[k] !== '') return String(p[k]);
-  }
-  return '?';
+  return p && p.key !== undefined && p.key !== null && p.key !== '' ? String(p.key) : '?';
 }
 
-/** metric reads a figure from a totals or series object under its plausible names. */
+/** metric reads one figure of a usage totals or bucket object (null when absent). */
 export function metric(o, name) {
-  const alias = {
-    gpu_hours: ['gpu_hours', 'gpuHours'],
-    gpu_count: ['gpu_count', 'gpus', 'max_gpus', 'gpu_jobs'],
-    cpu_hours: ['cpu_hours', 'cpuHours'],
-    cost: ['cost', 'total_cost'],
-    jobs: ['jobs', 'job_count', 'count'],
-  }[name] || [name];
-  for (const k of alias) if (o && typeof o[k] === 'number') return o[k];
-  return null;
+  return o && typeof o[name] === 'number' ? o[name] : null;
 }
 
 function normalise(r) {
-  const series = r.series || r.items || r.rows || r.groups || [];
-  return { totals: r.totals || r.total || {}, series: Array.isArray(series) ? series : [], currency: r.currency || r.totals?.currency || 'USD' };
+  return { totals: r.totals || {}, series: Array.isArray(r.series) ? r.series : [], currency: r.currency || 'USD' };
 }
 
 function isAdminOf(cluster, project) {
@@ -110,7 +98,7 @@ export function render(root, ctx) {
     const cur = byDay.currency;
     const cards = h('div', { class: 'cards' },
       card('GPU hours', hours(metric(t, 'gpu_hours')), 'gpu-hours'),
-      card('GPU count', num(metric(t, 'gpu_count'), 0), 'gpu-count'),
+      card('GPU count', num(metric(t, 'gpus'), 0), 'gpu-count'),
       card('CPU hours', hours(metric(t, 'cpu_hours')), 'cpu-hours'),
       card('Cost', money(metric(t, 'cost'), cur), 'cost'),
       card('Jobs', num(metric(t, 'jobs'), 0), 'jobs'));
@@ -121,13 +109,13 @@ export function render(root, ctx) {
       cards,
       h('section', { class: 'card', 'aria-labelledby': 'by-day' }, h('h2', { id: 'by-day' }, 'GPU hours by day'),
         byDay.series.length ? barChart(days, 'GPU hours by day', 'vertical') : empty('No usage in this period.'),
-        byDay.series.length ? dataTable(['Day', 'GPU hours', 'GPU count', 'CPU hours', 'Cost'], byDay.series.map((p) => [pointKey(p).slice(0, 10), hours(metric(p, 'gpu_hours')), num(metric(p, 'gpu_count'), 0), hours(metric(p, 'cpu_hours')), money(metric(p, 'cost'), cur)]), 'Usage by day', true) : null),
+        byDay.series.length ? dataTable(['Day', 'GPU hours', 'GPU count', 'CPU hours', 'Cost'], byDay.series.map((p) => [pointKey(p).slice(0, 10), hours(metric(p, 'gpu_hours')), num(metric(p, 'gpus'), 0), hours(metric(p, 'cpu_hours')), money(metric(p, 'cost'), cur)]), 'Usage by day', true) : null),
     ];
     if (admin && byUser) {
       const users = byUser.series.map((p) => ({ label: pointKey(p), value: metric(p, 'gpu_hours') || 0 })).sort((a, b) => b.value - a.value);
       parts.push(h('section', { class: 'card', 'aria-labelledby': 'by-user' }, h('h2', { id: 'by-user' }, 'By user'),
         users.length ? barChart(users, 'GPU hours by user', 'horizontal') : empty('No usage in this period.'),
-        users.length ? dataTable(['User', 'GPU hours', 'GPU count', 'CPU hours', 'Cost', 'Jobs'], byUser.series.map((p) => [pointKey(p), hours(metric(p, 'gpu_hours')), num(metric(p, 'gpu_count'), 0), hours(metric(p, 'cpu_hours')), money(metric(p, 'cost'), cur), num(metric(p, 'jobs'), 0)]), 'Usage by user') : null));
+        users.length ? dataTable(['User', 'GPU hours', 'GPU count', 'CPU hours', 'Cost', 'Jobs'], byUser.series.map((p) => [pointKey(p), hours(metric(p, 'gpu_hours')), num(metric(p, 'gpus'), 0), hours(metric(p, 'cpu_hours')), money(metric(p, 'cost'), cur), num(metric(p, 'jobs'), 0)]), 'Usage by user') : null));
     }
     fill(body, parts);
   };
@@ -159,21 +147,22 @@ async function fromTasks(project, days) {
   const tasks = lists.flat().filter((t) => t.accounted && t.ended_at && new Date(t.ended_at).getTime() >= since);
   const add = (acc, t) => {
     acc.gpu_hours += t.gpu_hours || 0; acc.cpu_hours += t.cpu_hours || 0; acc.cost += t.cost || 0; acc.jobs += 1;
-    acc.gpu_count += t.gpus || 0;
+    acc.gpus += t.gpus || 0;
     return acc;
   };
-  const zero = () => ({ gpu_hours: 0, cpu_hours: 0, cost: 0, jobs: 0, gpu_count: 0 });
-  const group = (keyOf, name) => {
+  // The same shape as the usage API's totals and buckets.
+  const zero = () => ({ gpu_hours: 0, cpu_hours: 0, cost: 0, jobs: 0, gpus: 0 });
+  const group = (keyOf) => {
     const m = new Map();
-    tasks.forEach((t) => { const k = keyOf(t); m.set(k, add(m.get(k) || { ...zero(), [name]: k }, t)); });
-    return [...m.values()].sort((a, b) => String(a[name]).localeCompare(String(b[name])));
+    tasks.forEach((t) => { const k = keyOf(t); m.set(k, add(m.get(k) || { ...zero(), key: k }, t)); });
+    return [...m.values()].sort((a, b) => String(a.key).localeCompare(String(b.key)));
   };
   const day = new Intl.DateTimeFormat('en-CA', { timeZone: getClusterZone(), year: 'numeric', month: '2-digit', day: '2-digit' });
   const totals = tasks.reduce(add, zero());
   const currency = tasks.find((t) => t.currency)?.currency || 'USD';
   return {
-    byDay: { totals, series: group((t) => day.format(new Date(t.ended_at)), 'day'), currency },
-    byUser: { totals, series: group((t) => t.owner, 'user'), currency },
+    byDay: { totals, series: group((t) => day.format(new Date(t.ended_at))), currency },
+    byUser: { totals, series: group((t) => t.owner), currency },
   };
 }
 
