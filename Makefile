@@ -33,8 +33,10 @@ lint:
 unit:
 	env -u SLURM_CONF $(GO) test -count=1 ./...
 
-## fuzz: run each fuzz target briefly (FUZZTIME each, default 5s); go test takes one package per -fuzz
-FUZZTIME ?= 5s
+## fuzz: run each fuzz target briefly (FUZZTIME each: a count of inputs by default, because a
+## time limit can end a run with a spurious "context deadline exceeded"; FUZZTIME=1m for longer);
+## go test takes one package per -fuzz
+FUZZTIME ?= 30000x
 FUZZ_TARGETS := slurm:FuzzRender slurm:FuzzParseSqueue slurm:FuzzParseSacct gateway:FuzzTimeRules \
 	gateway/httpapi:FuzzCreateContainer
 fuzz:
