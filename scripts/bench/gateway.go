@@ -276,36 +276,16 @@ func seedContainers(ctx context.Context, db *sqlite.DB, n int) error {
 	return nil
 }
 
-// call makes an API request as user and decodes a JSON answer into out (when not nil). A status
-// outside 2xx is an error carrying the body.
+// call makes an API request as user and decodes a JSON answer into out (when not nil; a *string
+// gets the body as is). A status outside 2xx is an error carrying the body.
 func (g *gw) call(ctx context.Context, user, method, path string, body, out any) error {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, g.url+path, rd)
+	status, raw, err := roundTrip(ctx, g.client, method, g.url+path, body,
+		map[string]string{"Authorization": "Bearer " + g.tokens[user]})
 	if err != nil {
 		return err
 	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	req.Header.Set("Authorization", "Bearer "+g.tokens[user])
-	resp, err := g.client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, bytes.TrimSpace(raw))
+	if status/100 != 2 {
+		return fmt.Errorf("%s %s: %d %s", method, path, status, bytes.TrimSpace(raw))
 	}
 	if out == nil {
 		return nil
@@ -315,6 +295,36 @@ func (g *gw) call(ctx context.Context, user, method, path string, body, out any)
 		return nil
 	}
 	return json.Unmarshal(raw, out)
+}
+
+// roundTrip sends one request (body as JSON when not nil, with headers) and returns the status
+// and the whole answer: the part the gateway's and slurmrestd's clients share.
+func roundTrip(ctx context.Context, client *http.Client, method, url string, body any, headers map[string]string) (int, []byte, error) {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return 0, nil, err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, rd)
+	if err != nil {
+		return 0, nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, raw, err
 }
 
 // metricsSnapshot reads the gateway's /metrics: batchgate_slurm_calls_total by command, and the

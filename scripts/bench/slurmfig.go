@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -263,34 +262,13 @@ func newRestClient(ctx context.Context, user string) (*restClient, error) {
 }
 
 func (r *restClient) do(ctx context.Context, method, path string, body any, out any) error {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, r.base+path, rd)
+	status, raw, err := roundTrip(ctx, r.http, method, r.base+path, body,
+		map[string]string{"X-SLURM-USER-NAME": r.user, "X-SLURM-USER-TOKEN": r.token})
 	if err != nil {
 		return err
 	}
-	req.Header.Set("X-SLURM-USER-NAME", r.user)
-	req.Header.Set("X-SLURM-USER-TOKEN", r.token)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := r.http.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("slurmrestd %s %s: %d %s", method, path, resp.StatusCode, bytes.TrimSpace(raw))
+	if status != http.StatusOK {
+		return fmt.Errorf("slurmrestd %s %s: %d %s", method, path, status, bytes.TrimSpace(raw))
 	}
 	if out != nil {
 		return json.Unmarshal(raw, out)
