@@ -14,6 +14,9 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -28,6 +31,8 @@ type options struct {
 	samples     int           // samples of each submit-path figure
 	out         string        // the JSON file
 	skipGo      bool          // skip the `go test -bench` figures
+	only        string        // run only these steps (comma-separated names), "" for all
+	cpuProfile  string        // write a CPU profile of the bench process (gateway included) here
 }
 
 func main() {
@@ -40,6 +45,8 @@ func main() {
 	flag.IntVar(&o.samples, "samples", 25, "samples of each submit figure (each side)")
 	flag.StringVar(&o.out, "json", "bench-results.json", "where the JSON results go")
 	flag.BoolVar(&o.skipGo, "skip-go-bench", false, "skip the figures taken from `go test -bench`")
+	flag.StringVar(&o.only, "only", "", "run only these steps, comma-separated (e.g. \"list page,create+start\")")
+	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the bench process, in-process gateway included, to this file")
 	flag.Parse()
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -70,7 +77,22 @@ func run(o options) error {
 	if b.gw, err = startGateway(ctx, filepath.Join(dir, "gateway"), gwLog); err != nil {
 		return fmt.Errorf("start the gateway: %w", err)
 	}
-	for _, s := range b.steps() {
+	steps, err := b.selectSteps()
+	if err != nil {
+		return err
+	}
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	for _, s := range steps {
 		if ctx.Err() != nil {
 			break
 		}
@@ -123,6 +145,30 @@ func (b *bench) steps() []step {
 		// ingestion and the usage report against sacct, adding its figures with b.add.
 		step{"usage", b.usage},
 	)
+}
+
+// selectSteps is b.steps() narrowed to -only's names; an unknown name is an error listing the
+// known ones.
+func (b *bench) selectSteps() ([]step, error) {
+	all := b.steps()
+	if b.opts.only == "" {
+		return all, nil
+	}
+	byName := map[string]step{}
+	var names []string
+	for _, s := range all {
+		byName[s.name] = s
+		names = append(names, strconv.Quote(s.name))
+	}
+	var picked []step
+	for _, name := range strings.Split(b.opts.only, ",") {
+		s, ok := byName[strings.TrimSpace(name)]
+		if !ok {
+			return nil, fmt.Errorf("-only: no step %q; the steps are %s", name, strings.Join(names, ", "))
+		}
+		picked = append(picked, s)
+	}
+	return picked, nil
 }
 
 // usage is the place for the usage figures of issue 8; it adds nothing yet.
