@@ -64,7 +64,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Daemon, err
 	d.sched = &scheduler{client: d.slurm, loc: cfg.Cluster.Location(), log: log}
 	d.logs = newLogs(logCtx, d.cos, d.db, slurmConfig(cfg).Wrapper, cfg.Cluster.CommandTimeout, log)
 	d.svc = gateway.NewService(serviceConfig(cfg), d.db, d.sched,
-		images{catalog: catalog, binary: cfg.Images.Apptainer, extraFlags: cfg.Images.ExtraFlags},
+		newImages(catalog, cfg.Images.Apptainer, cfg.Images.ExtraFlags),
 		d.logs, gateway.NewBroker(10000), log)
 	d.usage = gateway.NewUsage(UsageConfig(cfg), d.db, d.sched, log)
 	d.http = httpapi.New(httpapi.Options{
@@ -213,6 +213,6 @@ func NewScriptService(cfg config.Config, log *slog.Logger) (*gateway.Service, er
 	}
 	sched := &scheduler{client: client, loc: cfg.Cluster.Location(), log: log}
 	return gateway.NewService(serviceConfig(cfg), nil, sched,
-		images{catalog: catalog, binary: cfg.Images.Apptainer, extraFlags: cfg.Images.ExtraFlags},
+		newImages(catalog, cfg.Images.Apptainer, cfg.Images.ExtraFlags),
 		nil, gateway.NewBroker(1), log), nil
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os/user"
 	"strconv"
+	"sync"
+	"time"
 
 	"batchgate/apptainer"
 	"batchgate/gateway"
@@ -16,6 +18,12 @@ type images struct {
 	catalog    *apptainer.Catalog
 	binary     string
 	extraFlags []string
+	users      *unixUsers
+}
+
+func newImages(catalog *apptainer.Catalog, binary string, extraFlags []string) images {
+	return images{catalog: catalog, binary: binary, extraFlags: extraFlags,
+		users: newUnixUsers(unixUser, time.Now)}
 }
 
 func (im images) List(ctx context.Context) ([]gateway.Image, error) {
@@ -32,10 +40,11 @@ func (im images) List(ctx context.Context) ([]gateway.Image, error) {
 
 // Resolve checks ref for the Unix user login, whose HFS roots may hold their own images.
 func (im images) Resolve(ctx context.Context, ref, login string, roots []string) (gateway.Image, error) {
-	u, err := unixUser(login, roots)
+	u, err := im.users.lookup(login)
 	if err != nil {
 		return gateway.Image{}, err
 	}
+	u.Roots = roots
 	img, err := im.catalog.Check(ctx, ref, u)
 	var refused *apptainer.ImageError
 	if errors.As(err, &refused) {
@@ -69,8 +78,55 @@ func (im images) Command(r gateway.Run) ([]string, []gateway.Forward, error) {
 	return argv, forward, nil
 }
 
+// userLookupTTL is how long a login's uid and groups are reused. Reading the group database
+// (getgrouplist through NSS, perhaps LDAP) costs more than the rest of a start's checks, and every
+// create and start asks; a group change reaches the image checks within this time. The job itself
+// always runs with the credentials Slurm sees at submission.
+const userLookupTTL = 30 * time.Second
+
+// unixUsers caches unixUser's answers (not its failures: a login just created works at once).
+type unixUsers struct {
+	load    func(login string) (apptainer.User, error)
+	now     func() time.Time
+	mu      sync.Mutex
+	byLogin map[string]unixUserEntry
+}
+
+func newUnixUsers(load func(string) (apptainer.User, error), now func() time.Time) *unixUsers {
+	return &unixUsers{load: load, now: now, byLogin: map[string]unixUserEntry{}}
+}
+
+type unixUserEntry struct {
+	user apptainer.User
+	at   time.Time
+}
+
+// lookup is unixUser(login), from the cache when it is fresh. The User returned has no Roots.
+func (c *unixUsers) lookup(login string) (apptainer.User, error) {
+	now := c.now()
+	c.mu.Lock()
+	e, ok := c.byLogin[login]
+	c.mu.Unlock()
+	if ok && now.Sub(e.at) < userLookupTTL {
+		return e.user, nil
+	}
+	u, err := c.load(login)
+	if err != nil {
+		return apptainer.User{}, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for l, old := range c.byLogin { // drop the stale, so the map holds only recent logins
+		if now.Sub(old.at) >= userLookupTTL {
+			delete(c.byLogin, l)
+		}
+	}
+	c.byLogin[login] = unixUserEntry{user: u, at: now}
+	return u, nil
+}
+
 // unixUser looks up the login's uid and groups, which decide what images it may read.
-func unixUser(login string, roots []string) (apptainer.User, error) {
+func unixUser(login string) (apptainer.User, error) {
 	u, err := user.Lookup(login)
 	if err != nil {
 		return apptainer.User{}, gateway.Errorf(gateway.CodeInvalid, "%s is not a Unix login on this cluster", login)
@@ -83,7 +139,7 @@ func unixUser(login string, roots []string) (apptainer.User, error) {
 	if err != nil {
 		return apptainer.User{}, fmt.Errorf("groups of %s: %w", login, err)
 	}
-	au := apptainer.User{Name: login, UID: uid, Roots: roots}
+	au := apptainer.User{Name: login, UID: uid}
 	for _, g := range groups {
 		if gid, err := strconv.Atoi(g); err == nil {
 			au.GIDs = append(au.GIDs, gid)

@@ -202,12 +202,9 @@ func (s *DB) Members(ctx context.Context, project string) ([]Member, error) {
 }
 
 // roles returns user's roles by project (never nil).
-const rolesQuery = "SELECT project, user, role FROM memberships WHERE user = ?"
-
-// roles reads user's roles by project through the prepared rolesQuery.
-func roles(ctx context.Context, rolesStmt *sqlx.Stmt, user string) (map[string]gateway.Role, error) {
+func (s *DB) roles(ctx context.Context, user string) (map[string]gateway.Role, error) {
 	var ms []Member
-	if err := rolesStmt.SelectContext(ctx, &ms, user); err != nil {
+	if err := s.db.SelectContext(ctx, &ms, "SELECT project, user, role FROM memberships WHERE user = ?", user); err != nil {
 		return nil, dbErrorf("read roles of %s: %w", user, err)
 	}
 	out := make(map[string]gateway.Role, len(ms))

@@ -35,11 +35,7 @@ func (s *DB) Containers(ctx context.Context, f gateway.ContainerFilter) ([]*gate
 		return []*gateway.Container{}, "", err
 	}
 	var rows []containerRow
-	st, err := s.prepared(ctx, query)
-	if err == nil {
-		err = st.SelectContext(ctx, &rows, args...)
-	}
-	if err != nil {
+	if err := s.db.SelectContext(ctx, &rows, query, args...); err != nil {
 		return nil, "", dbErrorf("list containers: %w", err)
 	}
 	next := ""

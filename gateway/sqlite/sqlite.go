@@ -28,13 +28,16 @@ var migrationFiles embed.FS
 // a writer); every write goes through one writer connection, so writers queue in Go, in order,
 // instead of contending for SQLite's lock and failing with "database is locked" under load.
 type DB struct {
-	db    *sqlx.DB // readers
-	w     *sqlx.DB // the one writer
-	stmts statements
+	db *sqlx.DB // readers
+	w  *sqlx.DB // the one writer
 	// now is the clock for times the store fills in itself (created_at of projects, tokens ...);
 	// tests replace it.
 	now func() time.Time
 }
+
+// statementCacheSize is how many compiled statements each connection keeps (least recently used
+// go first).
+const statementCacheSize = 128
 
 // busyTimeout is how long a writer waits for another's lock before SQLITE_BUSY: long enough to ride
 // out a checkpoint or a burst of writes, short enough that a stuck lock surfaces as an error.
@@ -53,6 +56,11 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	q.Set("_journal_mode", "WAL")
 	q.Set("_synchronous", "NORMAL")
 	q.Set("_txlock", "immediate") // the writer takes the lock at BEGIN: another process can only make it wait
+	// Each connection keeps its compiled statements: SQLite spends much of a small query's time
+	// compiling it, and the hot paths (authentication, listing, a start's writes) run the same
+	// few statements thousands of times a second. A listing's text varies only with the caller's
+	// scopes and filters, so the cache holds the working set.
+	q.Set("_stmt_cache_size", strconv.Itoa(statementCacheSize))
 	dsn := "file:" + path + "?" + q.Encode()
 	w, err := sqlx.Open("sqlite3", dsn)
 	if err != nil {
@@ -80,7 +88,6 @@ func Open(ctx context.Context, path string) (*DB, error) {
 
 // Close closes the database.
 func (s *DB) Close() error {
-	s.closeStatements()
 	return errors.Join(s.db.Close(), s.w.Close())
 }
 

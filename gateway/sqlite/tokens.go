@@ -118,15 +118,6 @@ var (
 const principalQuery = `SELECT t.id, t.user, t.name, t.hash, t.created_at, t.expires_at, t.revoked_at,
 	t.last_used_at, u.site_admin, u.disabled FROM tokens t JOIN users u ON u.name = t.user WHERE t.hash = ?`
 
-// cachedRoles is roles through a prepared statement (it runs on every authenticated request).
-func (s *DB) cachedRoles(ctx context.Context, user string) (map[string]gateway.Role, error) {
-	st, err := s.prepared(ctx, rolesQuery)
-	if err != nil {
-		return nil, err
-	}
-	return roles(ctx, st, user)
-}
-
 func (s *DB) PrincipalByTokenHash(ctx context.Context, hash string, now time.Time) (gateway.Principal, error) {
 	var r struct {
 		tokenRow
@@ -134,10 +125,7 @@ func (s *DB) PrincipalByTokenHash(ctx context.Context, hash string, now time.Tim
 		SiteAdmin bool   `db:"site_admin"`
 		Disabled  bool   `db:"disabled"`
 	}
-	st, err := s.prepared(ctx, principalQuery)
-	if err == nil {
-		err = st.GetContext(ctx, &r, hash)
-	}
+	err := s.db.GetContext(ctx, &r, principalQuery, hash)
 	if errors.Is(err, sql.ErrNoRows) {
 		return gateway.Principal{}, errUnknownToken
 	}
@@ -154,7 +142,7 @@ func (s *DB) PrincipalByTokenHash(ctx context.Context, hash string, now time.Tim
 	case r.Disabled:
 		return gateway.Principal{}, errDisabled
 	}
-	projects, err := s.cachedRoles(ctx, r.User)
+	projects, err := s.roles(ctx, r.User)
 	if err != nil {
 		return gateway.Principal{}, dbErrorf("authenticate: %w", err)
 	}
