@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -24,12 +25,19 @@ func slurmClient() (*slurm.Client, error) {
 		Wrapper: []string{"runuser", "-u", "{user}", "--"}, Env: []string{"SLURM_CONF=" + os.Getenv("SLURM_CONF")}})
 }
 
-// bareSbatch submits script as alice with a plain `runuser -u alice -- sbatch --parsable` (TZ=UTC,
-// as the slurm package runs it) and returns the job id.
+// bareSbatch submits script as alice with a plain `runuser -u alice -- sbatch --parsable`, the
+// way the gateway's slurm package runs it (TZ=UTC in the environment, no other process in
+// between), and returns the job id.
 func bareSbatch(ctx context.Context, script []byte) (string, error) {
-	out, err := command(ctx, script, "env", "TZ=UTC", "runuser", "-u", "alice", "--", "sbatch", "--parsable")
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "runuser", "-u", "alice", "--", "sbatch", "--parsable")
+	cmd.Env = append(os.Environ(), "TZ=UTC")
+	cmd.Stdin = bytes.NewReader(script)
+	cmd.WaitDelay = 5 * time.Second
+	out, err := cmd.CombinedOutput()
 	if err != nil {
-		return "", fmt.Errorf("%w: %s", err, bytes.TrimSpace(out))
+		return "", fmt.Errorf("runuser -u alice -- sbatch: %w: %s", err, bytes.TrimSpace(out))
 	}
 	id, _, _ := strings.Cut(strings.TrimSpace(string(out)), ";")
 	return id, nil
