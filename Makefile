@@ -38,7 +38,7 @@ unit:
 ## go test takes one package per -fuzz
 FUZZTIME ?= 30000x
 FUZZ_TARGETS := slurm:FuzzRender slurm:FuzzParseSqueue slurm:FuzzParseSacct gateway:FuzzTimeRules \
-	gateway/httpapi:FuzzCreateContainer
+	gateway/httpapi:FuzzCreateContainer gateway/sqlite:FuzzDecodeEnv
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		echo "fuzz $${t#*:} ./$${t%%:*} ($(FUZZTIME))"; \

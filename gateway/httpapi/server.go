@@ -9,6 +9,7 @@ import (
 	"net"
 	"time"
 
+	gojson "github.com/goccy/go-json"
 	"github.com/gofiber/fiber/v2"
 
 	"batchgate/gateway"
@@ -84,6 +85,10 @@ func New(opts Options) *Server {
 		DisableStartupMessage: true,
 		BodyLimit:             opts.BodyLimit,
 		ErrorHandler:          s.handleError,
+		// Answers are encoded with goccy/go-json: the same bytes as encoding/json for our types
+		// (TestJSONEncoderMatchesStdlib), in about half the time, which a list page feels.
+		// Requests are still decoded strictly by decode.go with encoding/json.
+		JSONEncoder: gojson.Marshal,
 		ReadTimeout:           30 * time.Second,
 		IdleTimeout:           120 * time.Second,
 	})

@@ -34,8 +34,8 @@ func (s *DB) Containers(ctx context.Context, f gateway.ContainerFilter) ([]*gate
 	if err != nil || query == "" {
 		return []*gateway.Container{}, "", err
 	}
-	var rows []containerRow
-	if err := s.db.SelectContext(ctx, &rows, query, args...); err != nil {
+	rows, err := s.containerRows(ctx, query, args, limit+1)
+	if err != nil {
 		return nil, "", dbErrorf("list containers: %w", err)
 	}
 	next := ""
@@ -53,6 +53,24 @@ func (s *DB) Containers(ctx context.Context, f gateway.ContainerFilter) ([]*gate
 		page = append(page, c)
 	}
 	return page, next, nil
+}
+
+// containerRows runs query and scans its rows (about size of them).
+func (s *DB) containerRows(ctx context.Context, query string, args []any, size int) ([]containerRow, error) {
+	rs, err := s.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rs.Close()
+	out := make([]containerRow, 0, size)
+	for rs.Next() {
+		r, err := scanContainer(rs)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rs.Err()
 }
 
 // containersQuery builds the query for one page of limit+1 rows (the extra row tells whether

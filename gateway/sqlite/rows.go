@@ -95,13 +95,19 @@ func toContainerRow(c *gateway.Container) (containerRow, error) {
 	}, nil
 }
 
+// scanContainer reads one row of containerColumns, in their order. A listing reads thousands of
+// rows a second; this is about twice as fast as sqlx's reflection.
+func scanContainer(rows interface{ Scan(...any) error }) (containerRow, error) {
+	var r containerRow
+	err := rows.Scan(&r.ID, &r.Project, &r.Owner, &r.Name, &r.Image, &r.Flavor, &r.Command, &r.Env,
+		&r.ScheduleKind, &r.ScheduleAt, &r.State, &r.Favorite, &r.CurrentTask, &r.CreatedAt, &r.UpdatedAt)
+	return r, err
+}
+
 func (r containerRow) container() (*gateway.Container, error) {
-	var env []gateway.EnvVar
-	if err := json.Unmarshal([]byte(r.Env), &env); err != nil {
+	env, err := decodeEnv(r.Env)
+	if err != nil {
 		return nil, dbErrorf("container %s: decode env: %w", r.ID, err)
-	}
-	if env == nil {
-		env = []gateway.EnvVar{}
 	}
 	return &gateway.Container{
 		ID: r.ID, Project: r.Project, Owner: r.Owner, Name: r.Name, Image: r.Image, Flavor: r.Flavor,

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -30,6 +31,8 @@ var migrationFiles embed.FS
 type DB struct {
 	db *sqlx.DB // readers
 	w  *sqlx.DB // the one writer
+	// principals keeps authenticated tokens while the identity tables do not change.
+	principals principalCache
 	// now is the clock for times the store fills in itself (created_at of projects, tokens ...);
 	// tests replace it.
 	now func() time.Time
@@ -78,6 +81,13 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		w.Close()
 		return nil, dbErrorf("open database %s: %w", path, err)
 	}
+	// Readers are kept open, with their compiled statements: database/sql's default keeps only 2
+	// idle, so under concurrent requests connections were opened (schema read, statements
+	// recompiled) and closed again for most queries. More readers than CPUs only queue in SQLite.
+	readers := max(4, 2*runtime.GOMAXPROCS(0))
+	db.SetMaxOpenConns(readers)
+	db.SetMaxIdleConns(readers)
+	db.SetConnMaxIdleTime(0)
 	s := &DB{db: db, w: w, now: time.Now}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()

@@ -105,20 +105,49 @@ var (
 	errDisabled     = gateway.Errorf(gateway.CodeUnauthorized, "the token's user is disabled")
 )
 
+// principalQuery finds a token by an index lookup on its hash (and the cache below, by a map
+// lookup). Those comparisons are not constant-time, but what they could leak through timing is a
+// prefix of a SHA-256 of a 256-bit random secret, which does not help to find the secret; the hash
+// found is compared again in constant time, so no branch depends on secret material byte by byte.
+const principalQuery = `SELECT t.id, t.user, t.name, t.hash, t.created_at, t.expires_at, t.revoked_at,
+	t.last_used_at, u.site_admin, u.disabled FROM tokens t JOIN users u ON u.name = t.user WHERE t.hash = ?`
+
 // PrincipalByTokenHash returns who holds the token whose secret hashes to hash, at now: the user,
 // whether they are a site admin, and their roles by project. It records the token's last use
 // (at most once a minute). Returns a CodeUnauthorized *gateway.Error saying why when the token
 // is unknown, revoked, expired (at or after expires_at), or its user is disabled; the message
 // names neither the user nor the token.
 //
-// The row is found by an index lookup on the hash. That comparison is not constant-time, but
-// what it could leak through timing is a prefix of a SHA-256 of a 256-bit random secret, which
-// does not help to find the secret; the hash found is compared again in constant time, so no
-// branch depends on secret material byte by byte.
-const principalQuery = `SELECT t.id, t.user, t.name, t.hash, t.created_at, t.expires_at, t.revoked_at,
-	t.last_used_at, u.site_admin, u.disabled FROM tokens t JOIN users u ON u.name = t.user WHERE t.hash = ?`
-
+// What it read is reused while the identity version stands still (migration 0008), so a
+// revocation, a disabled user or a changed membership counts from the next request, whichever
+// process made it.
 func (s *DB) PrincipalByTokenHash(ctx context.Context, hash string, now time.Time) (gateway.Principal, error) {
+	var version int64
+	if err := s.db.GetContext(ctx, &version, "SELECT version FROM identity_version"); err != nil {
+		return gateway.Principal{}, dbErrorf("authenticate: %w", err)
+	}
+	e, ok := s.principals.get(version, hash)
+	if !ok {
+		var err error
+		if e, err = s.readPrincipal(ctx, hash); err != nil {
+			return gateway.Principal{}, err
+		}
+		s.principals.put(version, hash, e)
+	}
+	if e.expiresAt != nil && !now.Before(*e.expiresAt) {
+		return gateway.Principal{}, errExpired
+	}
+	if s.principals.dueForLastUse(hash, e.tokenID, now) {
+		if _, err := s.w.ExecContext(ctx, "UPDATE tokens SET last_used_at = ? WHERE id = ?", nt(now), e.tokenID); err != nil {
+			return gateway.Principal{}, dbErrorf("authenticate: record last use: %w", err)
+		}
+	}
+	return e.principal, nil
+}
+
+// readPrincipal reads the token whose secret hashes to hash and its user's roles, refusing a token
+// that is unknown, revoked or whose user is disabled (expiry is the caller's: it depends on now).
+func (s *DB) readPrincipal(ctx context.Context, hash string) (principalEntry, error) {
 	var r struct {
 		tokenRow
 		Hash      string `db:"hash"`
@@ -127,29 +156,25 @@ func (s *DB) PrincipalByTokenHash(ctx context.Context, hash string, now time.Tim
 	}
 	err := s.db.GetContext(ctx, &r, principalQuery, hash)
 	if errors.Is(err, sql.ErrNoRows) {
-		return gateway.Principal{}, errUnknownToken
+		return principalEntry{}, errUnknownToken
 	}
 	if err != nil {
-		return gateway.Principal{}, dbErrorf("authenticate: %w", err)
+		return principalEntry{}, dbErrorf("authenticate: %w", err)
 	}
 	switch {
 	case subtle.ConstantTimeCompare([]byte(r.Hash), []byte(hash)) != 1:
-		return gateway.Principal{}, errUnknownToken // only a collation surprise could get here
+		return principalEntry{}, errUnknownToken // only a collation surprise could get here
 	case r.RevokedAt.ptr() != nil:
-		return gateway.Principal{}, errRevoked
-	case r.ExpiresAt.ptr() != nil && !now.Before(r.ExpiresAt.time()):
-		return gateway.Principal{}, errExpired
+		return principalEntry{}, errRevoked
 	case r.Disabled:
-		return gateway.Principal{}, errDisabled
+		return principalEntry{}, errDisabled
 	}
 	projects, err := s.roles(ctx, r.User)
 	if err != nil {
-		return gateway.Principal{}, dbErrorf("authenticate: %w", err)
+		return principalEntry{}, dbErrorf("authenticate: %w", err)
 	}
-	if last := r.LastUsedAt.ptr(); last == nil || now.Sub(*last) >= lastUsedResolution {
-		if _, err := s.w.ExecContext(ctx, "UPDATE tokens SET last_used_at = ? WHERE id = ?", nt(now), r.ID); err != nil {
-			return gateway.Principal{}, dbErrorf("authenticate: record last use: %w", err)
-		}
-	}
-	return gateway.Principal{User: r.User, SiteAdmin: r.SiteAdmin, Projects: projects}, nil
+	return principalEntry{
+		principal: gateway.Principal{User: r.User, SiteAdmin: r.SiteAdmin, Projects: projects},
+		tokenID:   r.ID, expiresAt: r.ExpiresAt.ptr(), lastUsed: r.LastUsedAt.time(),
+	}, nil
 }
