@@ -59,11 +59,14 @@ type Store interface {
 // TaskSave is one task to write, with the history event to append (nil for none).
 // UnlessStopped skips the write when the stored task has been stopped meanwhile (the reconciler's
 // copy is older than the user's stop and must not undo it); the store then sets Skipped.
+// When the task is its container's current task, the store moves the container's state with it
+// and sets Container to the container as stored (so no second read is needed to publish it).
 type TaskSave struct {
 	Task          *Task
 	Event         *TaskEvent
 	UnlessStopped bool
 	Skipped       bool
+	Container     *Container
 }
 
 // ReplayError says an idempotency key was used before; ID is the resource that request made.

@@ -34,6 +34,10 @@ func (s *Service) StartContainer(ctx context.Context, p Principal, id, key strin
 		return nil, err
 	}
 	t.Script = string(script)
+	// Claimed before the task exists: no other path (the reconciler's retries) can submit it, so
+	// it goes to sbatch without being read back.
+	s.claim(t.ID)
+	defer s.release(t.ID)
 	err = s.store.StartTask(ctx, c, t, key)
 	var replay *ReplayError
 	if errors.As(err, &replay) {
@@ -45,7 +49,7 @@ func (s *Service) StartContainer(ctx context.Context, p Principal, id, key strin
 	c.State, c.CurrentTask = Ready, t.ID
 	s.publishContainer(c, false)
 	s.publishTask(t)
-	if err := s.submit(ctx, t); err != nil {
+	if err := s.submitClaimed(ctx, t); err != nil {
 		return t, err
 	}
 	return t, nil
@@ -171,11 +175,16 @@ func (s *Service) submit(ctx context.Context, t *Task) error {
 		*t = *stored
 		return nil
 	}
+	return s.submitClaimed(ctx, t)
+}
+
+// submitClaimed is submit for a SUBMITTING task without a job that the caller has claimed.
+func (s *Service) submitClaimed(ctx context.Context, t *Task) error {
 	// Submission must not be abandoned half-way because a client went away: sbatch is bounded by
 	// its own timeout in the adapter.
 	ctx = context.WithoutCancel(ctx)
 	var jobID string
-	err = s.logs.Prepare(ctx, t.Owner, t.LogPath)
+	err := s.logs.Prepare(ctx, t.Owner, t.LogPath)
 	if err != nil && ErrorCode(err) == CodeInvalid {
 		err = &Error{Code: CodeInvalid, Message: "the log directory cannot be made: " + messageOf(err), Cause: err}
 	} else if err == nil {
@@ -206,23 +215,28 @@ func (s *Service) submit(ctx context.Context, t *Task) error {
 // keeps its CANCELLED state, and its new job is cancelled at once (the reconciler also cancels any
 // job whose task has ended, should this cancel fail).
 func (s *Service) submitted(ctx context.Context, t *Task, jobID string, now time.Time) error {
+	pending := *t
+	pending.JobID, pending.State, pending.Reason, pending.SubmittedAt, pending.NextAttemptAt = jobID, TaskPending, "", &now, nil
+	if saved, err := s.saveTaskIf(ctx, &pending, "submitted as job "+jobID, true); err != nil || saved {
+		if saved {
+			*t = pending
+		}
+		return err
+	}
+	// Stopped while sbatch ran: the stop stands, the job is recorded and cancelled.
 	stored, err := s.store.Task(ctx, t.ID)
 	if err != nil {
 		return err
 	}
-	if stored.StopRequested {
-		stored.JobID, stored.SubmittedAt, stored.UpdatedAt, stored.Accounted = jobID, &now, now, false
-		if err := s.saveTask(ctx, stored, "submitted as job "+jobID+" after the stop; cancelling it"); err != nil {
-			return err
-		}
-		*t = *stored
-		if err := s.scheduler.Cancel(ctx, t.Owner, jobID); err != nil && ErrorCode(err) != CodeNotFound {
-			s.log.Warn("cancel of a job stopped during submission failed", slog.String("task", t.ID), slog.Any("error", err))
-		}
-		return nil
+	stored.JobID, stored.SubmittedAt, stored.UpdatedAt, stored.Accounted = jobID, &now, now, false
+	if err := s.saveTask(ctx, stored, "submitted as job "+jobID+" after the stop; cancelling it"); err != nil {
+		return err
 	}
-	t.JobID, t.State, t.Reason, t.SubmittedAt, t.NextAttemptAt = jobID, TaskPending, "", &now, nil
-	return s.saveTask(ctx, t, "submitted as job "+jobID)
+	*t = *stored
+	if err := s.scheduler.Cancel(ctx, t.Owner, jobID); err != nil && ErrorCode(err) != CodeNotFound {
+		s.log.Warn("cancel of a job stopped during submission failed", slog.String("task", t.ID), slog.Any("error", err))
+	}
+	return nil
 }
 
 func (s *Service) claim(taskID string) bool {
@@ -244,15 +258,26 @@ func (s *Service) release(taskID string) {
 // saveTask stores t with a history event (the note, or else the task's reason) and publishes
 // the change.
 func (s *Service) saveTask(ctx context.Context, t *Task, note string) error {
+	_, err := s.saveTaskIf(ctx, t, note, false)
+	return err
+}
+
+// saveTaskIf is saveTask that, with unlessStopped, leaves a task stopped meanwhile as it is and
+// reports false.
+func (s *Service) saveTaskIf(ctx context.Context, t *Task, note string, unlessStopped bool) (bool, error) {
 	ev := taskEvent(t)
 	if note != "" {
 		ev.Reason = note
 	}
-	if err := s.store.SaveTask(ctx, t, ev); err != nil {
-		return fmt.Errorf("save task %s: %w", t.ID, err)
+	saves := []TaskSave{{Task: t, Event: ev, UnlessStopped: unlessStopped}}
+	if err := s.store.SaveTasks(ctx, saves); err != nil {
+		return false, fmt.Errorf("save task %s: %w", t.ID, err)
 	}
-	s.published(ctx, t)
-	return nil
+	if saves[0].Skipped {
+		return false, nil
+	}
+	s.published(saves[0])
+	return true, nil
 }
 
 // saveTasks stores several tasks' changes from Slurm in one write, then publishes them. A task
@@ -270,7 +295,7 @@ func (s *Service) saveTasks(ctx context.Context, tasks []*Task) error {
 	}
 	for _, sv := range saves {
 		if !sv.Skipped {
-			s.published(ctx, sv.Task)
+			s.published(sv)
 		}
 	}
 	return nil
@@ -281,12 +306,12 @@ func taskEvent(t *Task) *TaskEvent {
 	return &TaskEvent{TaskID: t.ID, At: t.UpdatedAt, State: t.State, Reason: t.Reason}
 }
 
-// published tells subscribers about a stored change of t, and of its container, which the store
-// moved with its current task.
-func (s *Service) published(ctx context.Context, t *Task) {
-	s.publishTask(t)
-	if c, err := s.store.Container(ctx, t.ContainerID); err == nil && c.CurrentTask == t.ID {
-		s.publishContainer(c, false)
+// published tells subscribers about a stored change of a task, and of its container when the
+// store moved it with its current task.
+func (s *Service) published(sv TaskSave) {
+	s.publishTask(sv.Task)
+	if sv.Container != nil {
+		s.publishContainer(sv.Container, false)
 	}
 }
 

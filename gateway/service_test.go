@@ -238,6 +238,40 @@ func TestStopCancelsAndReturnsToInactive(t *testing.T) {
 	}
 }
 
+// A stop that arrives while the start's sbatch is in flight stands: the task stays CANCELLED, the
+// job Slurm accepted is recorded on it and cancelled, and the container is Inactive.
+func TestStopWhileSbatchIsInFlight(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t)
+	c := h.create(t, alice, nil)
+	h.slurm.BeforeSubmit = func() {
+		h.slurm.BeforeSubmit = nil
+		if _, err := h.svc.StopContainer(ctx, alice, c.ID); err != nil {
+			t.Errorf("stop during sbatch: %v", err)
+		}
+	}
+	task, err := h.svc.StartContainer(ctx, alice, c.ID, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, err := h.svc.GetTask(ctx, alice, task.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stored.State != gateway.TaskCancelled || stored.JobID == "" || !stored.StopRequested {
+		t.Fatalf("task after a stop during sbatch: state %s, job %q, stop requested %v", stored.State, stored.JobID, stored.StopRequested)
+	}
+	if task.State != gateway.TaskCancelled || task.JobID != stored.JobID {
+		t.Fatalf("start answered %s with job %q, the store has %s with %q", task.State, task.JobID, stored.State, stored.JobID)
+	}
+	if len(h.slurm.Cancelled) != 1 || h.slurm.Cancelled[0] != stored.JobID {
+		t.Fatalf("cancelled %v, want job %s", h.slurm.Cancelled, stored.JobID)
+	}
+	if ctr, _ := h.svc.GetContainer(ctx, alice, c.ID); ctr.State != gateway.Inactive {
+		t.Fatalf("container %s, want Inactive", ctr.State)
+	}
+}
+
 func TestIdempotencyKeys(t *testing.T) {
 	ctx := context.Background()
 	h := newHarness(t)

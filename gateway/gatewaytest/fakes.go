@@ -27,6 +27,9 @@ type Scheduler struct {
 	Down, LoseAnswer bool
 	Reject           string
 	QueueCalls       int
+	// BeforeSubmit, when set, runs at the start of every Submit (outside the fake's lock): what
+	// happens while an sbatch is in flight.
+	BeforeSubmit func()
 }
 
 func NewScheduler() *Scheduler {
@@ -41,6 +44,9 @@ func (f *Scheduler) Script(job gateway.Job) ([]byte, error) {
 }
 
 func (f *Scheduler) Submit(_ context.Context, user string, script []byte) (string, error) {
+	if f.BeforeSubmit != nil {
+		f.BeforeSubmit()
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.Down {

@@ -139,11 +139,18 @@ func saveTaskTx(ctx context.Context, tx *sqlx.Tx, sv *gateway.TaskSave) error {
 		}
 	}
 	// The stored container id, not t's, decides: it is the one the task was started on.
-	_, err = tx.ExecContext(ctx, `UPDATE containers SET state = ?, updated_at = ?
-		WHERE id = (SELECT container_id FROM tasks WHERE id = ?) AND current_task = ?`,
-		gateway.ContainerStateFor(t.State), nt(t.UpdatedAt), t.ID, t.ID)
+	row, err := scanContainer(tx.QueryRowxContext(ctx, `UPDATE containers SET state = ?, updated_at = ?
+		WHERE id = (SELECT container_id FROM tasks WHERE id = ?) AND current_task = ?
+		RETURNING `+containerColumns,
+		gateway.ContainerStateFor(t.State), nt(t.UpdatedAt), t.ID, t.ID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil // no longer its container's current task
+	}
 	if err != nil {
 		return dbErrorf("save task %s: update container: %w", t.ID, err)
+	}
+	if sv.Container, err = row.container(); err != nil {
+		return err
 	}
 	return nil
 }
