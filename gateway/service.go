@@ -243,6 +243,20 @@ func (s *Service) TaskHistory(ctx context.Context, p Principal, id string) ([]Ta
 	return s.store.TaskEvents(ctx, id)
 }
 
+// TaskScript returns the exact batch script submitted for task id, for p who may see the task.
+// Errors: CodeNotFound when there is no such task or p may not see it (as GetTask), and
+// CodeNotFound with its own message when the task has no stored script.
+func (s *Service) TaskScript(ctx context.Context, p Principal, id string) (string, error) {
+	t, err := s.GetTask(ctx, p, id)
+	if err != nil {
+		return "", err
+	}
+	if t.Script == "" {
+		return "", Errorf(CodeNotFound, "task %q has no stored script: it was never submitted with one", id)
+	}
+	return t.Script, nil
+}
+
 // Estimate prices a flavor per hour and for its time limit.
 func (s *Service) Estimate(flavor string) (Estimate, error) {
 	f, err := s.Flavor(flavor)

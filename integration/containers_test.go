@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -130,10 +131,15 @@ func TestScheduledContainerWaitsForItsHour(t *testing.T) {
 	if st != http.StatusCreated {
 		t.Fatalf("create: %d", st)
 	}
+	st, preview := g.text(t, "alice", "/api/v1/containers/"+c.ID+"/script")
+	if st != http.StatusOK {
+		t.Fatalf("script preview: %d %s", st, preview)
+	}
 	var task apiTask
 	if st := g.call(t, "alice", "POST", "/api/v1/containers/"+c.ID+"/start", nil, &task); st != http.StatusAccepted {
 		t.Fatalf("start: %d", st)
 	}
+	checkTaskScript(t, g, task, preview)
 	waiting := g.waitTask(t, "alice", task.ID, 30*time.Second, "reason BeginTime", func(x apiTask) bool {
 		return x.Reason == "BeginTime" && x.EligibleAt != nil
 	})
@@ -153,6 +159,47 @@ func TestScheduledContainerWaitsForItsHour(t *testing.T) {
 	g.waitTask(t, "alice", task.ID, 60*time.Second, "the cancelled task to be settled from sacct", func(x apiTask) bool {
 		return x.Accounted && x.State == "CANCELLED"
 	})
+}
+
+// checkTaskScript: the task's script is the container's preview taken just before the start
+// (the preview's placeholder task id aside), names the task in --comment, and is byte for byte
+// the batch script Slurm holds for the job; bob, who may not see the task, gets a 404.
+func checkTaskScript(t *testing.T, g *devGateway, task apiTask, preview string) {
+	t.Helper()
+	st, script := g.text(t, "alice", "/api/v1/tasks/"+task.ID+"/script")
+	if st != http.StatusOK || !strings.Contains(script, "--comment="+task.ID+"\n") {
+		t.Fatalf("task script: %d %s", st, script)
+	}
+	m := regexp.MustCompile(`--comment=(\S+)`).FindStringSubmatch(preview)
+	if m == nil {
+		t.Fatalf("the preview has no --comment: %s", preview)
+	}
+	if want := strings.ReplaceAll(preview, m[1], task.ID); script != want {
+		t.Errorf("task script:\n%s\nwant the preview taken before the start:\n%s", script, want)
+	}
+	if held := run(t, 10*time.Second, "scontrol", "write", "batch_script", task.JobID, "-"); held != strings.TrimSpace(script) {
+		t.Errorf("Slurm holds for job %s:\n%s\nthe gateway serves:\n%s", task.JobID, held, script)
+	}
+	if st, body := g.text(t, "bob", "/api/v1/tasks/"+task.ID+"/script"); st != http.StatusNotFound || strings.Contains(body, "on the hour") {
+		t.Errorf("bob reading alice's task script: %d %s, want 404", st, body)
+	}
+}
+
+// text GETs path as user and returns the status and the body as text.
+func (g *devGateway) text(t *testing.T, user, path string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest("GET", g.URL+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+g.tokens[user])
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }
 
 // TestStopWhileRunning cancels a running task.

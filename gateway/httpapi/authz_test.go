@@ -260,6 +260,7 @@ var matrix = map[string]matrixRow{
 	"GET /api/v1/containers/:id/tasks":    {want: owned(200)},
 	"GET /api/v1/tasks/:id":               {want: owned(200)},
 	"GET /api/v1/tasks/:id/history":       {want: owned(200)},
+	"GET /api/v1/tasks/:id/script":        {want: owned(200)},
 	"GET /api/v1/tasks/:id/log":           {want: owned(200)},
 	"GET /api/v1/tasks/:id/log/download":  {sealed: true, want: owned(200)},
 	// Creating: members of vision make their own container; carol and root belong to no

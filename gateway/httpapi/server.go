@@ -125,6 +125,7 @@ func (s *Server) routes() {
 	api.Get("/containers/:id/tasks", s.containerTasks)
 	api.Get("/tasks/:id", s.getTask)
 	api.Get("/tasks/:id/history", s.taskHistory)
+	api.Get("/tasks/:id/script", s.taskScript)
 	api.Get("/tasks/:id/log", s.taskLog)
 	api.Get("/tasks/:id/log/download", s.taskLogDownload)
 	api.Get("/audit", s.listAudit)

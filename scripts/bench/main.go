@@ -141,8 +141,6 @@ func (b *bench) steps() []step {
 		step{"gateway rss", b.gatewayRSS},
 		step{"load", b.load},
 		step{"poll and sacct", b.pollAndSacct},
-		// Usage figures (issue 8, built on another branch) go here: a step that times the usage
-		// ingestion and the usage report against sacct, adding its figures with b.add.
 		step{"usage", b.usage},
 	)
 }
@@ -170,9 +168,6 @@ func (b *bench) selectSteps() ([]step, error) {
 	}
 	return picked, nil
 }
-
-// usage is the place for the usage figures of issue 8; it adds nothing yet.
-func (b *bench) usage(context.Context) error { return nil }
 
 func (o options) describe() map[string]string {
 	return map[string]string{"duration": o.duration.String(), "clients": fmt.Sprint(o.clients),

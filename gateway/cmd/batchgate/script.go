@@ -17,6 +17,7 @@ import (
 
 	"batchgate/gateway"
 	"batchgate/gateway/daemon"
+	"batchgate/gateway/strictjson"
 )
 
 // scriptCmd prints the sbatch script the gateway would submit for a container spec, from flags or
@@ -79,7 +80,8 @@ func scriptCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	return err
 }
 
-// specFromFile reads a spec in JSON or YAML, refusing unknown fields.
+// specFromFile reads a spec in JSON or YAML by the API's rules (strictjson): unknown or
+// wrongly-cased field names are refused, naming the field and the names accepted there.
 func specFromFile(path string) (gateway.ContainerSpec, error) {
 	var spec gateway.ContainerSpec
 	if path == "" {
@@ -99,9 +101,7 @@ func specFromFile(path string) (gateway.ContainerSpec, error) {
 	if err != nil {
 		return spec, fmt.Errorf("batchgate script: %s: %w", path, err)
 	}
-	dec := json.NewDecoder(strings.NewReader(string(j)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&spec); err != nil {
+	if err := strictjson.Decode(j, &spec); err != nil {
 		return spec, fmt.Errorf("batchgate script: %s: %w", path, err)
 	}
 	return spec, nil
