@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"encoding/json"
 	"sync"
 	"time"
 )
@@ -21,30 +22,32 @@ type Event struct {
 	Container   *Container `json:"container,omitempty"`
 	Task        *Task      `json:"task,omitempty"`
 	Deleted     bool       `json:"deleted,omitempty"`
+	// JSON is the event encoded once by Publish, for every subscriber (a thousand streams must
+	// not encode each event a thousand times).
+	JSON []byte `json:"-"`
 }
 
 // Broker fans events out to subscribers and keeps the most recent ones so a reconnecting client
-// misses nothing. It never blocks a publisher: a subscriber that falls a whole buffer behind is
-// dropped and must reconnect (and resumes from its last id).
+// misses nothing. Publishing costs the same whatever the number of subscribers: the event is
+// appended to the kept log and one broadcast wakes every subscriber, whose own goroutine reads
+// what it has not seen yet (and filters it). A publisher never waits for a subscriber; one that
+// falls behind the whole kept log is dropped and must reconnect (it resumes from its last id, or
+// reloads when that is forgotten).
 type Broker struct {
 	mu     sync.Mutex
 	nextID int64
-	recent []Event // ring of the last cap(recent) events, oldest first
+	recent []Event // the last keep events, oldest first; an event is never changed once here
 	keep   int
-	subs   map[*subscription]struct{}
-}
-
-type subscription struct {
-	ch     chan Event
-	filter func(Event) bool
+	wake   chan struct{} // closed by the next Publish (and then replaced)
+	subs   int
 }
 
 // NewBroker keeps the last keep events for replay.
 func NewBroker(keep int) *Broker {
-	return &Broker{nextID: 1, keep: keep, subs: map[*subscription]struct{}{}}
+	return &Broker{nextID: 1, keep: keep, wake: make(chan struct{})}
 }
 
-// Publish assigns ev its id and time and delivers it.
+// Publish assigns ev its id and time, keeps it and wakes the subscribers.
 func (b *Broker) Publish(ev Event) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -53,28 +56,20 @@ func (b *Broker) Publish(ev Event) {
 	if ev.At.IsZero() {
 		ev.At = time.Now()
 	}
+	ev.JSON, _ = json.Marshal(ev) // cannot fail: plain data
 	b.recent = append(b.recent, ev)
 	if len(b.recent) > b.keep {
 		b.recent = b.recent[len(b.recent)-b.keep:]
 	}
-	for s := range b.subs {
-		if !s.filter(ev) {
-			continue
-		}
-		select {
-		case s.ch <- ev:
-		default: // too slow: drop it; the closed channel tells it to reconnect with its last id
-			close(s.ch)
-			delete(b.subs, s)
-		}
-	}
+	close(b.wake)
+	b.wake = make(chan struct{})
 }
 
 // Subscribe returns the events after lastID that pass filter (replayed from memory) and a channel
 // of the ones to come. complete is false when events after lastID have already been forgotten:
-// the client should reload its state. The channel closes when ctx ends or the subscriber lags.
+// the client should reload its state. The channel closes when ctx ends or the subscriber falls
+// behind the kept events.
 func (b *Broker) Subscribe(ctx context.Context, lastID int64, filter func(Event) bool) (replay []Event, complete bool, ch <-chan Event) {
-	s := &subscription{ch: make(chan Event, 256), filter: filter}
 	b.mu.Lock()
 	complete = lastID == 0 || len(b.recent) == 0 || b.recent[0].ID <= lastID+1
 	for _, ev := range b.recent {
@@ -82,23 +77,66 @@ func (b *Broker) Subscribe(ctx context.Context, lastID int64, filter func(Event)
 			replay = append(replay, ev)
 		}
 	}
-	b.subs[s] = struct{}{}
+	seen := b.nextID - 1
+	b.subs++
 	b.mu.Unlock()
-	go func() {
-		<-ctx.Done()
+	out := make(chan Event, 256)
+	go b.forward(ctx, seen, filter, out)
+	return replay, complete, out
+}
+
+// forward sends the events after seen that pass filter to out, as they are published, until ctx
+// ends or the subscriber falls behind the kept events; then it closes out.
+func (b *Broker) forward(ctx context.Context, seen int64, filter func(Event) bool, out chan<- Event) {
+	defer func() {
 		b.mu.Lock()
-		if _, ok := b.subs[s]; ok {
-			delete(b.subs, s)
-			close(s.ch)
-		}
+		b.subs--
 		b.mu.Unlock()
+		close(out)
 	}()
-	return replay, complete, s.ch
+	for {
+		evs, wake, lost := b.after(seen)
+		if lost {
+			return
+		}
+		for _, ev := range evs {
+			seen = ev.ID
+			if !filter(ev) {
+				continue
+			}
+			select {
+			case out <- ev:
+			case <-ctx.Done():
+				return
+			}
+		}
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// after returns the kept events after id, a channel closed by the next Publish, and whether
+// events after id were already forgotten. The slice shares the log's memory: kept events are
+// never written again, and appends land beyond its length.
+func (b *Broker) after(id int64) (evs []Event, wake <-chan struct{}, lost bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.recent) == 0 || id >= b.recent[len(b.recent)-1].ID {
+		return nil, b.wake, false
+	}
+	i := id + 1 - b.recent[0].ID
+	if i < 0 {
+		return nil, b.wake, true
+	}
+	return b.recent[i:len(b.recent):len(b.recent)], b.wake, false
 }
 
 // Subscribers returns how many subscriptions are open (for metrics).
 func (b *Broker) Subscribers() int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return len(b.subs)
+	return b.subs
 }

@@ -80,11 +80,17 @@ func (s *Service) Reconcile(ctx context.Context) error {
 		}
 	}
 	var unaccounted, changed []*Task
+	notes := map[string]string{}
 	for _, t := range tasks {
 		switch {
 		case t.State == TaskSubmitting:
+			if s.inFlight(t.ID) {
+				continue // its sbatch is running here; the request path records the job
+			}
 			if js, ok := byComment[t.Owner+"\x00"+t.ID]; ok {
-				s.adopt(ctx, t, js)
+				notes[t.ID] = s.adopt(t, js)
+				s.applyQueued(t, js)
+				changed = append(changed, t)
 			} else if s.due(t) {
 				s.resubmit(ctx, t)
 			}
@@ -108,7 +114,7 @@ func (s *Service) Reconcile(ctx context.Context) error {
 			s.sealLog(t)
 		}
 	}
-	if err := s.saveTasks(ctx, changed); err != nil {
+	if err := s.saveTasks(ctx, changed, notes); err != nil {
 		s.stats.Errors.Add(1)
 		return err
 	}
@@ -186,7 +192,10 @@ func (s *Service) resubmit(ctx context.Context, t *Task) {
 		}
 		for _, js := range recs {
 			if js.Comment == t.ID && js.User == t.Owner {
-				s.adopt(ctx, t, js)
+				note := s.adopt(t, js)
+				if err := s.saveTasks(ctx, []*Task{t}, map[string]string{t.ID: note}); err != nil {
+					s.log.Error("adopt job", slog.String("task", t.ID), slog.Any("error", err))
+				}
 				return
 			}
 		}
@@ -196,9 +205,10 @@ func (s *Service) resubmit(ctx context.Context, t *Task) {
 	}
 }
 
-// adopt attaches a job found by its comment (the task id) to a SUBMITTING task: the answer of an
-// earlier sbatch was lost, but the job exists; it is never submitted twice.
-func (s *Service) adopt(ctx context.Context, t *Task, js JobStatus) {
+// adopt attaches a job found by its comment (the task id) to a SUBMITTING task, in memory (the
+// caller saves it, with the note returned for its history): the answer of an earlier sbatch was
+// lost, but the job exists; it is never submitted twice.
+func (s *Service) adopt(t *Task, js JobStatus) string {
 	now := s.cfg.Now().UTC()
 	t.JobID, t.NextAttemptAt, t.State = js.JobID, nil, TaskPending
 	if !js.SubmitAt.IsZero() {
@@ -207,23 +217,8 @@ func (s *Service) adopt(ctx context.Context, t *Task, js JobStatus) {
 	} else {
 		t.SubmittedAt = &now
 	}
-	t.UpdatedAt = now
-	if err := s.saveTask(ctx, t, "found job "+js.JobID+" submitted earlier"); err != nil {
-		s.log.Error("adopt job", slog.String("task", t.ID), slog.Any("error", err))
-		return
-	}
-	s.follow(ctx, t, js)
-}
-
-// follow applies a queue record to a waiting or running task and records a change of state,
-// reason or times at once.
-func (s *Service) follow(ctx context.Context, t *Task, js JobStatus) {
-	if !s.applyQueued(t, js) {
-		return
-	}
-	if err := s.saveTask(ctx, t, ""); err != nil {
-		s.log.Error("save task", slog.String("task", t.ID), slog.Any("error", err))
-	}
+	t.Reason, t.UpdatedAt = "", now
+	return "found job " + js.JobID + " submitted earlier"
 }
 
 // applyQueued applies a queue record to t and reports whether its state, reason or times changed
@@ -293,27 +288,29 @@ func (s *Service) settle(ctx context.Context, tasks []*Task) error {
 	for _, js := range recs {
 		byJob[js.JobID] = js
 	}
+	var settled []*Task
 	for _, t := range tasks {
 		js, ok := byJob[t.JobID]
 		switch {
 		case ok && js.State.Terminal():
-			s.finish(ctx, t, js)
+			s.finish(t, js)
+			settled = append(settled, t)
 		case !ok && now.Sub(t.UpdatedAt) > accountingLag:
 			t.Accounted, t.UpdatedAt = true, now.UTC()
 			if !t.State.Terminal() {
 				t.State = TaskFailed
 			}
 			t.Reason = "no accounting record for job " + t.JobID + "; usage unknown"
-			if err := s.saveTask(ctx, t, ""); err != nil {
-				s.log.Error("settle task", slog.String("task", t.ID), slog.Any("error", err))
-			}
+			settled = append(settled, t)
 		}
 	}
-	return nil
+	// One write for all (a task stopped meanwhile is settled on a later pass, with its stop).
+	return s.saveTasks(ctx, settled, nil)
 }
 
-// finish records a task's final accounting record. A task stopped by its user stays CANCELLED.
-func (s *Service) finish(ctx context.Context, t *Task, js JobStatus) {
+// finish applies a task's final accounting record (the caller saves it). A task stopped by its
+// user stays CANCELLED.
+func (s *Service) finish(t *Task, js JobStatus) {
 	if !t.StopRequested {
 		t.State = js.State
 		t.Reason = js.Reason
@@ -325,9 +322,6 @@ func (s *Service) finish(ctx context.Context, t *Task, js JobStatus) {
 	t.ExitCode, t.Signal = js.ExitCode, js.Signal
 	t.ApplyUsage(js.ElapsedSec, js.GPUs, js.CPUs)
 	t.Accounted, t.UpdatedAt = true, s.cfg.Now().UTC()
-	if err := s.saveTask(ctx, t, ""); err != nil {
-		s.log.Error("finish task", slog.String("task", t.ID), slog.Any("error", err))
-	}
 }
 
 func minTime(a, b time.Time) time.Time {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 )
 
@@ -239,6 +240,13 @@ func (s *Service) submitted(ctx context.Context, t *Task, jobID string, now time
 	return nil
 }
 
+// inFlight reports whether taskID is claimed in this process (its sbatch is running).
+func (s *Service) inFlight(taskID string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.submitting[taskID]
+}
+
 func (s *Service) claim(taskID string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -281,14 +289,20 @@ func (s *Service) saveTaskIf(ctx context.Context, t *Task, note string, unlessSt
 }
 
 // saveTasks stores several tasks' changes from Slurm in one write, then publishes them. A task
-// its user stopped since it was read keeps its stop.
-func (s *Service) saveTasks(ctx context.Context, tasks []*Task) error {
+// its user stopped since it was read keeps its stop (and is settled, with it, on a later pass).
+// A note for a task's id leads its history entry.
+func (s *Service) saveTasks(ctx context.Context, tasks []*Task, notes map[string]string) error {
 	if len(tasks) == 0 {
 		return nil
 	}
 	saves := make([]TaskSave, len(tasks))
 	for i, t := range tasks {
-		saves[i] = TaskSave{Task: t, Event: taskEvent(t), UnlessStopped: true}
+		ev := taskEvent(t)
+		if note := notes[t.ID]; note != "" {
+			ev.Reason = strings.TrimSuffix(note+"; "+t.Reason, "; ")
+		}
+		// A copy read before a stop must not undo it; one read after the stop carries it.
+		saves[i] = TaskSave{Task: t, Event: ev, UnlessStopped: !t.StopRequested}
 	}
 	if err := s.store.SaveTasks(ctx, saves); err != nil {
 		return fmt.Errorf("save %d tasks: %w", len(tasks), err)

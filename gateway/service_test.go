@@ -187,6 +187,14 @@ func TestLostSbatchAnswerIsAdoptedNotResubmitted(t *testing.T) {
 	if got.JobID != "101" || got.State != gateway.TaskPending {
 		t.Fatalf("task job %q state %s, want the adopted job 101, PENDING", got.JobID, got.State)
 	}
+	history, err := h.svc.TaskHistory(ctx, alice, task.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := history[len(history)-1]
+	if last.State != gateway.TaskPending || last.Reason != "found job 101 submitted earlier; BeginTime" {
+		t.Fatalf("history ends with %s %q, want PENDING with the adoption and Slurm's reason", last.State, last.Reason)
+	}
 }
 
 func TestSlurmRefusalFailsTheTaskWithItsMessage(t *testing.T) {

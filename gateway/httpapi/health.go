@@ -24,9 +24,10 @@ func (s *Server) readyz(c *fiber.Ctx) error {
 	results := make(map[string]checkResult, len(s.opts.Checks))
 	var mu sync.Mutex
 	var wg sync.WaitGroup
+	reqCtx := c.UserContext() // read once: fiber sets it lazily, which races between goroutines
 	for _, chk := range s.opts.Checks {
 		wg.Go(func() {
-			ctx, cancel := context.WithTimeout(c.UserContext(), s.opts.CheckTimeout)
+			ctx, cancel := context.WithTimeout(reqCtx, s.opts.CheckTimeout)
 			defer cancel()
 			res := checkResult{OK: true}
 			if err := chk.Run(ctx); err != nil {

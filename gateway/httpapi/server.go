@@ -89,8 +89,8 @@ func New(opts Options) *Server {
 		// (TestJSONEncoderMatchesStdlib), in about half the time, which a list page feels.
 		// Requests are still decoded strictly by decode.go with encoding/json.
 		JSONEncoder: gojson.Marshal,
-		ReadTimeout:           30 * time.Second,
-		IdleTimeout:           120 * time.Second,
+		ReadTimeout: 30 * time.Second,
+		IdleTimeout: 120 * time.Second,
 	})
 	s.routes()
 	return s

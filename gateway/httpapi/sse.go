@@ -64,6 +64,9 @@ func (s *Server) events(c *fiber.Ctx) error {
 }
 
 func writeEvent(w *bufio.Writer, ev gateway.Event) {
-	data, _ := json.Marshal(ev)
+	data := ev.JSON
+	if data == nil { // not from a Broker
+		data, _ = json.Marshal(ev)
+	}
 	fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", ev.ID, ev.Type, data)
 }

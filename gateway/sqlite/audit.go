@@ -42,7 +42,7 @@ func (s *DB) AppendAudit(ctx context.Context, e AuditEntry) (int64, error) {
 	if e.At.IsZero() {
 		e.At = s.now()
 	}
-	res, err := s.w.ExecContext(ctx, `INSERT INTO audit (at, actor, action, resource, project, detail, remote, result)
+	res, err := s.exec(ctx, `INSERT INTO audit (at, actor, action, resource, project, detail, remote, result)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, nt(e.At), e.Actor, e.Action, e.Resource, e.Project, e.Detail, e.Remote, e.Result)
 	if err != nil {
 		return 0, dbErrorf("append audit: %w", err)

@@ -25,7 +25,7 @@ func (s *DB) LogCheckpoint(ctx context.Context, taskID string) ([]byte, error) {
 
 // SaveLogCheckpoint stores a task's log-shipping checkpoint, replacing the previous one.
 func (s *DB) SaveLogCheckpoint(ctx context.Context, taskID string, data []byte) error {
-	_, err := s.w.ExecContext(ctx, `INSERT INTO log_checkpoints (task_id, data, updated_at) VALUES (?, ?, ?)
+	_, err := s.exec(ctx, `INSERT INTO log_checkpoints (task_id, data, updated_at) VALUES (?, ?, ?)
 		ON CONFLICT (task_id) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at`,
 		taskID, string(data), time.Now().UnixNano())
 	if err != nil {

@@ -49,7 +49,7 @@ func claimKey(ctx context.Context, tx *sqlx.Tx, owner, op, key, resourceID strin
 // PurgeIdempotencyKeys forgets keys recorded before before, so the table does not grow without
 // bound; a request replayed after that makes a new resource. It returns how many were removed.
 func (s *DB) PurgeIdempotencyKeys(ctx context.Context, before time.Time) (int64, error) {
-	res, err := s.w.ExecContext(ctx, "DELETE FROM idempotency WHERE created_at < ?", nt(before))
+	res, err := s.exec(ctx, "DELETE FROM idempotency WHERE created_at < ?", nt(before))
 	if err != nil {
 		return 0, dbErrorf("purge idempotency keys: %w", err)
 	}

@@ -54,7 +54,7 @@ func (s *DB) AddProject(ctx context.Context, p gateway.Project) error {
 	if p.CreatedAt.IsZero() {
 		p.CreatedAt = s.now()
 	}
-	_, err := s.w.ExecContext(ctx, "INSERT INTO projects (name, description, created_at) VALUES (?, ?, ?)",
+	_, err := s.exec(ctx, "INSERT INTO projects (name, description, created_at) VALUES (?, ?, ?)",
 		p.Name, p.Description, nt(p.CreatedAt))
 	if isUnique(err, "projects.name") {
 		return conflictOn("name", "project %q already exists", p.Name)
@@ -87,7 +87,7 @@ func (s *DB) AddUser(ctx context.Context, u gateway.User) error {
 	if u.CreatedAt.IsZero() {
 		u.CreatedAt = s.now()
 	}
-	_, err := s.w.ExecContext(ctx, "INSERT INTO users (name, site_admin, disabled, created_at) VALUES (?, ?, ?, ?)",
+	_, err := s.exec(ctx, "INSERT INTO users (name, site_admin, disabled, created_at) VALUES (?, ?, ?, ?)",
 		u.Name, u.SiteAdmin, u.Disabled, nt(u.CreatedAt))
 	if isUnique(err, "users.name") {
 		return conflictOn("name", "user %q already exists", u.Name)
@@ -127,7 +127,7 @@ func (s *DB) User(ctx context.Context, name string) (gateway.User, error) {
 // SetUserDisabled disables (or enables again) a user: a disabled user's tokens stop
 // authenticating. Returns CodeNotFound for an unknown user.
 func (s *DB) SetUserDisabled(ctx context.Context, name string, disabled bool) error {
-	res, err := s.w.ExecContext(ctx, "UPDATE users SET disabled = ? WHERE name = ?", disabled, name)
+	res, err := s.exec(ctx, "UPDATE users SET disabled = ? WHERE name = ?", disabled, name)
 	return affectedOne(res, err, "user", name)
 }
 
@@ -184,7 +184,7 @@ func (s *DB) AddMember(ctx context.Context, project, user string, role gateway.R
 
 // RemoveMember takes user out of project. Returns CodeNotFound when they are not a member.
 func (s *DB) RemoveMember(ctx context.Context, project, user string) error {
-	res, err := s.w.ExecContext(ctx, "DELETE FROM memberships WHERE project = ? AND user = ?", project, user)
+	res, err := s.exec(ctx, "DELETE FROM memberships WHERE project = ? AND user = ?", project, user)
 	return affectedOne(res, err, "membership", project+"/"+user)
 }
 

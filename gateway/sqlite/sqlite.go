@@ -5,6 +5,7 @@ package sqlite
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"embed"
 	"encoding/hex"
 	"errors"
@@ -31,6 +32,10 @@ var migrationFiles embed.FS
 type DB struct {
 	db *sqlx.DB // readers
 	w  *sqlx.DB // the one writer
+	// writeTurns hands the writer out in arrival order (database/sql gives a released connection to
+	// a random waiter, which under load kept some writes, such as a reconciler pass, waiting for
+	// many seconds).
+	writeTurns chan struct{}
 	// principals keeps authenticated tokens while the identity tables do not change.
 	principals principalCache
 	// now is the clock for times the store fills in itself (created_at of projects, tokens ...);
@@ -88,7 +93,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	db.SetMaxOpenConns(readers)
 	db.SetMaxIdleConns(readers)
 	db.SetConnMaxIdleTime(0)
-	s := &DB{db: db, w: w, now: time.Now}
+	s := &DB{db: db, w: w, writeTurns: make(chan struct{}, 1), now: time.Now}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, dbErrorf("migrate database %s: %w", path, err)
@@ -147,9 +152,34 @@ func (s *DB) migrate(ctx context.Context) error {
 	return nil
 }
 
+// writeTurn waits for the writer's turn, in arrival order; done ends it.
+func (s *DB) writeTurn(ctx context.Context) (done func(), err error) {
+	select {
+	case s.writeTurns <- struct{}{}:
+		return func() { <-s.writeTurns }, nil
+	case <-ctx.Done():
+		return nil, dbErrorf("wait to write: %w", ctx.Err())
+	}
+}
+
+// exec runs one write statement on the writer, in its turn.
+func (s *DB) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	done, err := s.writeTurn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	return s.w.ExecContext(ctx, query, args...)
+}
+
 // inTx runs fn in one transaction (BEGIN IMMEDIATE, so writers queue on the busy timeout instead
 // of failing at their first write) and commits when fn returns nil; any error rolls back.
 func (s *DB) inTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
+	done, err := s.writeTurn(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
 	tx, err := s.w.BeginTxx(ctx, nil)
 	if err != nil {
 		return dbErrorf("begin: %w", err)

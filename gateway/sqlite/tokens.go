@@ -92,7 +92,7 @@ func (s *DB) Tokens(ctx context.Context, user string) ([]Token, error) {
 // RevokeToken revokes a token for good; revoking it again keeps the first revocation time.
 // Returns CodeNotFound for an unknown id.
 func (s *DB) RevokeToken(ctx context.Context, id string) error {
-	res, err := s.w.ExecContext(ctx, "UPDATE tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?", nt(s.now()), id)
+	res, err := s.exec(ctx, "UPDATE tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?", nt(s.now()), id)
 	return affectedOne(res, err, "token", id)
 }
 
@@ -138,7 +138,7 @@ func (s *DB) PrincipalByTokenHash(ctx context.Context, hash string, now time.Tim
 		return gateway.Principal{}, errExpired
 	}
 	if s.principals.dueForLastUse(hash, e.tokenID, now) {
-		if _, err := s.w.ExecContext(ctx, "UPDATE tokens SET last_used_at = ? WHERE id = ?", nt(now), e.tokenID); err != nil {
+		if _, err := s.exec(ctx, "UPDATE tokens SET last_used_at = ? WHERE id = ?", nt(now), e.tokenID); err != nil {
 			return gateway.Principal{}, dbErrorf("authenticate: record last use: %w", err)
 		}
 	}

@@ -65,7 +65,7 @@ func (s *DB) UsageWatermark(ctx context.Context, cluster string) (time.Time, err
 
 // SetUsageWatermark records where ingestion of cluster stopped.
 func (s *DB) SetUsageWatermark(ctx context.Context, cluster string, at time.Time) error {
-	_, err := s.w.ExecContext(ctx, `INSERT INTO usage_watermarks (cluster, watermark, updated_at) VALUES (?, ?, ?)
+	_, err := s.exec(ctx, `INSERT INTO usage_watermarks (cluster, watermark, updated_at) VALUES (?, ?, ?)
 		ON CONFLICT (cluster) DO UPDATE SET watermark = excluded.watermark, updated_at = excluded.updated_at`,
 		cluster, nt(at), nt(s.now()))
 	if err != nil {
