@@ -69,3 +69,11 @@ func TestCallsByCommand(t *testing.T) {
 		t.Errorf("callsByCommand = %q", got)
 	}
 }
+
+func TestFormatRatio(t *testing.T) {
+	for r, want := range map[float64]string{1.1549: "1.15x", 0.1: "0.10x", 0.0024413: "0.0024x", 0: "0.00x", 4.2371: "4.24x"} {
+		if got := formatRatio(r); got != want {
+			t.Errorf("formatRatio(%v) = %q, want %q", r, got, want)
+		}
+	}
+}

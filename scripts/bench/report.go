@@ -86,7 +86,7 @@ func (r Report) print(w io.Writer) {
 			base = num(*f.Baseline) + " " + f.Unit + " (" + f.BaselineName + ")"
 		}
 		if f.Ratio != nil {
-			ratio = fmt.Sprintf("%.2fx", *f.Ratio)
+			ratio = formatRatio(*f.Ratio)
 		}
 		if f.Pass != nil {
 			pass = map[bool]string{true: "ok", false: "FAIL"}[*f.Pass]
@@ -128,3 +128,12 @@ func (d durations) pct(p float64) time.Duration {
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// formatRatio shows two decimals, or two significant digits for a ratio under 0.1 (a ledger read
+// against sacct is 0.0024x, not 0.00x).
+func formatRatio(r float64) string {
+	if r != 0 && r < 0.1 {
+		return fmt.Sprintf("%.2gx", r)
+	}
+	return fmt.Sprintf("%.2fx", r)
+}
