@@ -40,10 +40,9 @@ type Store interface {
 	// for a start, nothing changes and the earlier task's id comes back in a *ReplayError. (The
 	// Service puts the caller in the key, so a key is the caller's, not the owner's.)
 	StartTask(ctx context.Context, c *Container, t *Task, key string) error
-	// SaveTask writes t, appends ev to its history when ev is not nil, and sets the state of t's
-	// container to ContainerStateFor(t.State) when t is its current task — all in one transaction.
-	SaveTask(ctx context.Context, t *Task, ev *TaskEvent) error
-	// SaveTasks is SaveTask for several tasks in one transaction; see TaskSave.UnlessStopped.
+	// SaveTasks writes each task, appends its event to its history when there is one, and sets the
+	// state of its container to ContainerStateFor(t.State) when it is the container's current task
+	// — all in one transaction; see TaskSave for UnlessStopped, Skipped and Container.
 	SaveTasks(ctx context.Context, saves []TaskSave) error
 	Task(ctx context.Context, id string) (*Task, error)
 	// Tasks lists a container's tasks, newest first.

@@ -194,14 +194,22 @@ func TestSaveTaskOfOldTaskLeavesContainer(t *testing.T) {
 	mustCreate(t, db, c)
 	old := startTestTask(t, db, c, "t1")
 	old.State = gateway.TaskCompleted
-	if err := db.SaveTask(ctx, old, nil); err != nil {
+	saves := []gateway.TaskSave{{Task: old}}
+	if err := db.SaveTasks(ctx, saves); err != nil {
 		t.Fatal(err)
+	}
+	if moved := saves[0].Container; moved == nil || moved.ID != c.ID || moved.State != gateway.Inactive || moved.Name != c.Name {
+		t.Fatalf("the save of the current task reports container %+v, want %s Inactive", moved, c.ID)
 	}
 	startTestTask(t, db, c, "t2")
 	// A late update of t1 (e.g. accounting) must not touch the container, now t2's.
 	old.Accounted = true
-	if err := db.SaveTask(ctx, old, nil); err != nil {
+	saves = []gateway.TaskSave{{Task: old}}
+	if err := db.SaveTasks(ctx, saves); err != nil {
 		t.Fatal(err)
+	}
+	if saves[0].Container != nil {
+		t.Errorf("the save of an old task reports container %+v, want none", saves[0].Container)
 	}
 	got, _ := db.Container(ctx, c.ID)
 	if got.State != gateway.Ready || got.CurrentTask != "t2" {
