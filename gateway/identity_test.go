@@ -38,6 +38,22 @@ func (r *recordingScheduler) Submit(ctx context.Context, user string, script []b
 	return r.Scheduler.Submit(ctx, user, script)
 }
 
+// BeginSubmit records the submission when it happens, as Submit does.
+func (r *recordingScheduler) BeginSubmit(ctx context.Context, user string) (gateway.Submission, error) {
+	return recordedSubmission{r: r, ctx: ctx, user: user}, nil
+}
+
+type recordedSubmission struct {
+	r    *recordingScheduler
+	ctx  context.Context
+	user string
+}
+
+func (s recordedSubmission) Submit(script []byte) (string, error) {
+	return s.r.Submit(s.ctx, s.user, script)
+}
+func (s recordedSubmission) Abort() {}
+
 func (r *recordingScheduler) Cancel(ctx context.Context, user, jobID string) error {
 	r.mu.Lock()
 	r.cancels = append(r.cancels, user)

@@ -103,6 +103,9 @@ type Scheduler interface {
 	// Script renders the exact batch script for job, the one Submit would receive.
 	Script(job Job) ([]byte, error)
 	Submit(ctx context.Context, user string, script []byte) (jobID string, err error)
+	// BeginSubmit starts a submission as user before its script is known, so that the submitting
+	// process starts up while the caller records the task (see Submission).
+	BeginSubmit(ctx context.Context, user string) (Submission, error)
 	// Queue returns every job in the queue (one call, however many tasks are followed).
 	Queue(ctx context.Context) ([]JobStatus, error)
 	// Accounting returns final records of jobs active between from and to, read in bounded
@@ -111,6 +114,15 @@ type Scheduler interface {
 	Accounting(ctx context.Context, from, to time.Time, jobIDs []string) ([]JobStatus, error)
 	Cancel(ctx context.Context, user, jobID string) error
 	StartNow(ctx context.Context, jobID string) error
+}
+
+// Submission is a submission begun before its script exists: no job can exist before Submit.
+// Call Submit or Abort, once; Abort after Submit does nothing.
+type Submission interface {
+	// Submit hands over the script, with Scheduler.Submit's answer and errors.
+	Submit(script []byte) (jobID string, err error)
+	// Abort ends the submission without a job.
+	Abort()
 }
 
 // Image is a container image a user may run.

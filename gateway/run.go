@@ -30,6 +30,15 @@ func (s *Service) StartContainer(ctx context.Context, p Principal, id, key strin
 	if _, err := c.State.Next(ActStart); err != nil {
 		return nil, err
 	}
+	// sbatch starts now (through the user's wrapper) and waits for its script while the task is
+	// prepared and recorded: a start waits for the slower of the two, not for both. If it cannot
+	// begin, the plain submission below meets the same problem and reports it.
+	sub, err := s.scheduler.BeginSubmit(context.WithoutCancel(ctx), c.Owner)
+	if err == nil {
+		defer sub.Abort() // unless submitted: no job without a recorded task
+	} else {
+		sub = nil
+	}
 	t, script, err := s.prepareTask(ctx, c)
 	if err != nil {
 		return nil, err
@@ -50,7 +59,7 @@ func (s *Service) StartContainer(ctx context.Context, p Principal, id, key strin
 	c.State, c.CurrentTask = Ready, t.ID
 	s.publishContainer(c, false)
 	s.publishTask(t)
-	if err := s.submitClaimed(ctx, t); err != nil {
+	if err := s.submitClaimed(ctx, t, sub); err != nil {
 		return t, err
 	}
 	return t, nil
@@ -176,11 +185,12 @@ func (s *Service) submit(ctx context.Context, t *Task) error {
 		*t = *stored
 		return nil
 	}
-	return s.submitClaimed(ctx, t)
+	return s.submitClaimed(ctx, t, nil)
 }
 
-// submitClaimed is submit for a SUBMITTING task without a job that the caller has claimed.
-func (s *Service) submitClaimed(ctx context.Context, t *Task) error {
+// submitClaimed is submit for a SUBMITTING task without a job that the caller has claimed,
+// through sub when the caller began one.
+func (s *Service) submitClaimed(ctx context.Context, t *Task, sub Submission) error {
 	// Submission must not be abandoned half-way because a client went away: sbatch is bounded by
 	// its own timeout in the adapter.
 	ctx = context.WithoutCancel(ctx)
@@ -188,6 +198,8 @@ func (s *Service) submitClaimed(ctx context.Context, t *Task) error {
 	err := s.logs.Prepare(ctx, t.Owner, t.LogPath)
 	if err != nil && ErrorCode(err) == CodeInvalid {
 		err = &Error{Code: CodeInvalid, Message: "the log directory cannot be made: " + messageOf(err), Cause: err}
+	} else if err == nil && sub != nil {
+		jobID, err = sub.Submit([]byte(t.Script))
 	} else if err == nil {
 		jobID, err = s.scheduler.Submit(ctx, t.Owner, []byte(t.Script))
 	}

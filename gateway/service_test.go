@@ -345,6 +345,11 @@ func TestScheduledHourRules(t *testing.T) {
 	if gateway.ErrorCode(err) != gateway.CodeInvalid || !strings.Contains(err.Error(), "2026-12-04T18:00:00Z") {
 		t.Fatalf("start after the hour passed: %v, want invalid naming 18:00", err)
 	}
+	// The refused start had begun its sbatch (it starts while the task is prepared): it was
+	// abandoned without a script, and nothing more was submitted.
+	if h.slurm.Submitted() != 1 || h.slurm.Aborted != 1 {
+		t.Fatalf("after a refused start: %d submissions, %d aborted, want 1 and 1", h.slurm.Submitted(), h.slurm.Aborted)
+	}
 }
 
 func TestCreateReportsUnknownFlavorImageAndProject(t *testing.T) {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"regexp"
 	"strings"
 	"time"
@@ -47,6 +49,66 @@ func (c *Client) Submit(ctx context.Context, user string, script []byte) (JobID,
 		return "", fmt.Errorf("sbatch: %w", err)
 	}
 	return id, nil
+}
+
+// PendingSubmit is an sbatch started before its script exists: the wrapper (runuser's PAM
+// session) and sbatch's own start-up (configuration, plugins) run while the caller records what it
+// is about to submit, which a start would otherwise wait for. No job can exist before Submit:
+// sbatch reads the whole script from stdin before it contacts the controller. Call Submit or
+// Abort, once; Abort after Submit does nothing.
+type PendingSubmit struct {
+	r     *running
+	stdin io.WriteCloser
+	done  bool
+}
+
+// StartSubmit starts `sbatch --parsable` as user (as Submit runs it), waiting for its script.
+// Errors: ErrInvalidUser; a failure to start the command comes from Submit.
+func (c *Client) StartSubmit(ctx context.Context, user string) (*PendingSubmit, error) {
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("sbatch: stdin pipe: %w", err)
+	}
+	r, err := c.start(ctx, user, "sbatch", []string{"--parsable"}, pr)
+	pr.Close() // the child has its own copy
+	if err != nil {
+		pw.Close()
+		return nil, err
+	}
+	return &PendingSubmit{r: r, stdin: pw}, nil
+}
+
+// Submit hands script to the waiting sbatch and returns the new job's id, with Submit's errors.
+func (p *PendingSubmit) Submit(script []byte) (JobID, error) {
+	if p.done {
+		return "", errors.New("sbatch: submission already ended")
+	}
+	p.done = true
+	// A write error (sbatch died at start-up: EPIPE) is not the story: its exit status and stderr
+	// are, and wait reports them.
+	_, _ = p.stdin.Write(script)
+	p.stdin.Close()
+	out, _, err := p.r.wait()
+	if err != nil {
+		return "", err
+	}
+	id, err := parseSbatch(out)
+	if err != nil {
+		return "", fmt.Errorf("sbatch: %w", err)
+	}
+	return id, nil
+}
+
+// Abort ends a submission that will not happen: sbatch is killed before it has a script, so no
+// job is made.
+func (p *PendingSubmit) Abort() {
+	if p.done {
+		return
+	}
+	p.done = true
+	p.r.cancel() // kills it (exec.CommandContext)
+	p.stdin.Close()
+	_, _, _ = p.r.wait()
 }
 
 // parseSbatch reads sbatch --parsable output: the last non-empty line is

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -125,38 +126,71 @@ func (c *Client) run(ctx context.Context, user, name string, args []string, stdi
 // runStderr is run that also returns the stderr of a successful command, for
 // commands such as scancel that report errors there with exit status 0.
 func (c *Client) runStderr(ctx context.Context, user, name string, args []string, stdin []byte) ([]byte, *ExecError, error) {
-	argv, err := c.argv(user, name, args)
+	r, err := c.start(ctx, user, name, args, bytes.NewReader(stdin))
 	if err != nil {
 		return nil, nil, err
 	}
-	tctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
-	defer cancel()
-	cmd := exec.CommandContext(tctx, argv[0], argv[1:]...)
-	cmd.Env = c.env
-	cmd.Dir = "/"
-	cmd.WaitDelay = 2 * time.Second
-	cmd.Stdin = bytes.NewReader(stdin)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout = &stdout
-	cmd.Stderr = &stderr
-	err = cmd.Run()
-	ee := &ExecError{Binary: argv[0], Args: argv[1:], ExitCode: -1, Stderr: trimStderr(stderr.Bytes()), Err: err}
+	return r.wait()
+}
+
+// running is one Slurm command started under its own timeout.
+type running struct {
+	c              *Client
+	name           string
+	argv           []string
+	cmd            *exec.Cmd
+	ctx, tctx      context.Context
+	cancel         context.CancelFunc
+	stdout, stderr bytes.Buffer
+	startErr       error
+}
+
+// start starts one Slurm command (as user, or as the operator when user is "") reading stdin
+// (nil: stdin is a pipe, in r.cmd.Stdin's place, for the caller to write). A command that cannot
+// be started is reported by wait, as a failed run.
+func (c *Client) start(ctx context.Context, user, name string, args []string, stdin io.Reader) (*running, error) {
+	argv, err := c.argv(user, name, args)
+	if err != nil {
+		return nil, err
+	}
+	r := &running{c: c, name: name, argv: argv, ctx: ctx}
+	r.tctx, r.cancel = context.WithTimeout(ctx, c.cfg.Timeout)
+	r.cmd = exec.CommandContext(r.tctx, argv[0], argv[1:]...)
+	r.cmd.Env = c.env
+	r.cmd.Dir = "/"
+	r.cmd.WaitDelay = 2 * time.Second
+	r.cmd.Stdin = stdin
+	r.cmd.Stdout = &r.stdout
+	r.cmd.Stderr = &r.stderr
+	r.startErr = r.cmd.Start()
+	return r, nil
+}
+
+// wait waits for the command and returns its stdout (and its stderr, on success), or the
+// failure classified: see classify.
+func (r *running) wait() ([]byte, *ExecError, error) {
+	defer r.cancel()
+	err := r.startErr
+	if err == nil {
+		err = r.cmd.Wait()
+	}
+	ee := &ExecError{Binary: r.argv[0], Args: r.argv[1:], ExitCode: -1, Stderr: trimStderr(r.stderr.Bytes()), Err: err}
 	if err == nil {
 		ee.ExitCode = 0
-		return stdout.Bytes(), ee, nil
+		return r.stdout.Bytes(), ee, nil
 	}
 	var exitErr *exec.ExitError
 	if errors.As(err, &exitErr) {
 		ee.ExitCode = exitErr.ExitCode()
 	}
-	if ctx.Err() != nil {
+	if r.ctx.Err() != nil {
 		// The caller gave up; that is not Slurm's fault.
-		return nil, nil, fmt.Errorf("%s: %w (%w)", name, ctx.Err(), ee)
+		return nil, nil, fmt.Errorf("%s: %w (%w)", r.name, r.ctx.Err(), ee)
 	}
-	if tctx.Err() != nil {
-		return nil, nil, fmt.Errorf("%s: timed out after %s: %w: %w", name, c.cfg.Timeout, ErrUnavailable, ee)
+	if r.tctx.Err() != nil {
+		return nil, nil, fmt.Errorf("%s: timed out after %s: %w: %w", r.name, r.c.cfg.Timeout, ErrUnavailable, ee)
 	}
-	return nil, nil, classify(name, ee)
+	return nil, nil, classify(r.name, ee)
 }
 
 func trimStderr(b []byte) string {

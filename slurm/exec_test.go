@@ -377,3 +377,52 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		}
 	}
 }
+
+// An sbatch started ahead of its script submits exactly the script handed over later; an aborted
+// one never reads a script, so no job could be made.
+func TestStartSubmit(t *testing.T) {
+	ctx := context.Background()
+	c, rec := fakeClient(t, "ok", nil)
+	p, err := c.StartSubmit(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	script := []byte("#!/bin/bash\n#SBATCH --comment=tsk_1\ntrue\n")
+	id, err := p.Submit(script)
+	if err != nil || id != "123" {
+		t.Fatalf("Submit = %q, %v; want 123", id, err)
+	}
+	calls := readRecords(t, rec)
+	if len(calls) != 1 || calls[0].Name != "sbatch" || calls[0].Stdin != string(script) ||
+		!slices.Equal(calls[0].Args, []string{"--parsable"}) {
+		t.Fatalf("sbatch saw %+v", calls)
+	}
+	if _, err := p.Submit(script); err == nil {
+		t.Fatal("a second Submit was accepted")
+	}
+	p.Abort() // after Submit: nothing happens
+
+	c, rec = fakeClient(t, "ok", nil)
+	p, err = c.StartSubmit(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Abort()
+	if _, err := os.Stat(rec); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("an aborted sbatch read a script and ran (record: %v)", err)
+	}
+
+	c, _ = fakeClient(t, "reject", nil)
+	p, err = c.StartSubmit(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rejected *RejectedError
+	if _, err := p.Submit(script); !errors.As(err, &rejected) || !strings.Contains(rejected.Message, "Invalid account") {
+		t.Fatalf("Submit of a refused job: %v, want a RejectedError with sbatch's message", err)
+	}
+
+	if _, err := c.StartSubmit(ctx, "-rf"); !errors.Is(err, ErrInvalidUser) {
+		t.Fatalf("StartSubmit as %q: %v, want ErrInvalidUser", "-rf", err)
+	}
+}

@@ -45,6 +45,28 @@ func (s *scheduler) Submit(ctx context.Context, user string, script []byte) (str
 	return string(id), s.domainError(err)
 }
 
+func (s *scheduler) BeginSubmit(ctx context.Context, user string) (gateway.Submission, error) {
+	p, err := s.client.StartSubmit(ctx, user)
+	if err != nil {
+		return nil, s.domainError(err)
+	}
+	return &submission{p: p, s: s}, nil
+}
+
+// submission adapts slurm.PendingSubmit to gateway.Submission.
+type submission struct {
+	p *slurm.PendingSubmit
+	s *scheduler
+}
+
+func (sub *submission) Submit(script []byte) (string, error) {
+	sub.s.calls.submit.Add(1)
+	id, err := sub.p.Submit(script)
+	return string(id), sub.s.domainError(err)
+}
+
+func (sub *submission) Abort() { sub.p.Abort() }
+
 // Queue is one squeue call for every job. Lines that do not parse are logged and left out; the
 // others are still used.
 func (s *scheduler) Queue(ctx context.Context) ([]gateway.JobStatus, error) {

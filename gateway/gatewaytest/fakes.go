@@ -22,6 +22,7 @@ type Scheduler struct {
 	queue     map[string]gateway.JobStatus
 	acct      map[string]gateway.JobStatus
 	Cancelled []string
+	Aborted   int // submissions begun and abandoned without a script
 	// down makes every call fail as if slurmctld were unreachable; loseAnswer accepts the job but
 	// reports a timeout (the answer was lost); reject refuses jobs with a message.
 	Down, LoseAnswer bool
@@ -64,6 +65,36 @@ func (f *Scheduler) Submit(_ context.Context, user string, script []byte) (strin
 		return "", ErrDown
 	}
 	return id, nil
+}
+
+// BeginSubmit returns a Submission whose Submit is f.Submit; Aborted counts the aborted ones.
+func (f *Scheduler) BeginSubmit(ctx context.Context, user string) (gateway.Submission, error) {
+	return &submission{f: f, ctx: ctx, user: user}, nil
+}
+
+type submission struct {
+	f    *Scheduler
+	ctx  context.Context
+	user string
+	done bool
+}
+
+func (s *submission) Submit(script []byte) (string, error) {
+	if s.done {
+		return "", fmt.Errorf("submission already ended")
+	}
+	s.done = true
+	return s.f.Submit(s.ctx, s.user, script)
+}
+
+func (s *submission) Abort() {
+	if s.done {
+		return
+	}
+	s.done = true
+	s.f.mu.Lock()
+	s.f.Aborted++
+	s.f.mu.Unlock()
 }
 
 func (f *Scheduler) Queue(context.Context) ([]gateway.JobStatus, error) {
