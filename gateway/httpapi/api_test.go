@@ -171,6 +171,11 @@ func TestBadInputIsAProblemNamingTheField(t *testing.T) {
 			t.Errorf("%s: errors %+v, want field %s with a detail", c.name, p.Errors, c.field)
 		}
 	}
+	// An unknown field's problem says which names would do.
+	_, _, body := a.do(t, "alice", "POST", "/api/v1/containers", `{"name":"x","colour":"red"}`)
+	if !strings.Contains(string(body), "the fields here are project, name, image, flavor") {
+		t.Errorf("unknown field: %s, want the accepted names", body)
+	}
 	if status, _, body := a.do(t, "alice", "GET", "/api/v1/containers", ""); status != 200 || !strings.Contains(string(body), `"items":[]`) {
 		t.Errorf("bad requests left something behind: %d %s", status, body)
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"mime"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -41,7 +42,11 @@ func decodeJSON(c *fiber.Ctx, v any) error {
 		if !errors.As(err, &e) {
 			return badRequestf("", "the body could not be read as JSON: %v", err)
 		}
-		return badRequestf(e.Field, "%s", e.Detail)
+		detail := e.Detail
+		if len(e.Accepted) > 0 {
+			detail += "; the fields here are " + strings.Join(e.Accepted, ", ")
+		}
+		return badRequestf(e.Field, "%s", detail)
 	}
 	return nil
 }

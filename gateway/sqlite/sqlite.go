@@ -88,7 +88,9 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	}
 	// Readers are kept open, with their compiled statements: database/sql's default keeps only 2
 	// idle, so under concurrent requests connections were opened (schema read, statements
-	// recompiled) and closed again for most queries. More readers than CPUs only queue in SQLite.
+	// recompiled) and closed again for most queries. Twice the CPUs covers readers waiting on the
+	// disk; more would only queue in SQLite. No store method holds one reader while asking for
+	// another, so a full pool makes a query wait, never deadlock.
 	readers := max(4, 2*runtime.GOMAXPROCS(0))
 	db.SetMaxOpenConns(readers)
 	db.SetMaxIdleConns(readers)
