@@ -53,11 +53,12 @@ func (r containerRequest) spec(loc *time.Location) (gateway.ContainerSpec, error
 
 // containerView is a container as the API shows it: the scheduled hour in the cluster's zone.
 func (s *Server) containerView(c *gateway.Container) *gateway.Container {
-	v := *c
-	if v.Schedule.At != nil {
-		at := v.Schedule.At.In(s.svc.Location())
-		v.Schedule.At = &at
+	if c.Schedule.At == nil {
+		return c // nothing to show in the cluster's zone (and a listing copies no container)
 	}
+	v := *c
+	at := v.Schedule.At.In(s.svc.Location())
+	v.Schedule.At = &at
 	return &v
 }
 

@@ -95,13 +95,33 @@ func toContainerRow(c *gateway.Container) (containerRow, error) {
 	}, nil
 }
 
-// scanContainer reads one row of containerColumns, in their order. A listing reads thousands of
-// rows a second; this is about twice as fast as sqlx's reflection.
-func scanContainer(rows interface{ Scan(...any) error }) (containerRow, error) {
-	var r containerRow
-	err := rows.Scan(&r.ID, &r.Project, &r.Owner, &r.Name, &r.Image, &r.Flavor, &r.Command, &r.Env,
-		&r.ScheduleKind, &r.ScheduleAt, &r.State, &r.Favorite, &r.CurrentTask, &r.CreatedAt, &r.UpdatedAt)
-	return r, err
+// containerScan reads rows of containerColumns, in their order, into containers: about twice as
+// fast as sqlx's reflection, and its scratch fields are reused from row to row.
+type containerScan struct {
+	env                  string
+	at, created, updated nanoTime
+	dest                 []any
+	c                    *gateway.Container
+}
+
+func (r *containerScan) scan(rows interface{ Scan(...any) error }) (*gateway.Container, error) {
+	c := &gateway.Container{}
+	if r.dest == nil {
+		r.dest = make([]any, 15)
+	}
+	d := r.dest
+	d[0], d[1], d[2], d[3], d[4], d[5], d[6] = &c.ID, &c.Project, &c.Owner, &c.Name, &c.Image, &c.Flavor, &c.Command
+	d[7], d[8], d[9], d[10], d[11], d[12] = &r.env, &c.Schedule.Kind, &r.at, &c.State, &c.Favorite, &c.CurrentTask
+	d[13], d[14] = &r.created, &r.updated
+	if err := rows.Scan(d...); err != nil {
+		return nil, err
+	}
+	env, err := decodeEnv(r.env)
+	if err != nil {
+		return nil, dbErrorf("container %s: decode env: %w", c.ID, err)
+	}
+	c.Env, c.Schedule.At, c.CreatedAt, c.UpdatedAt = env, r.at.ptr(), r.created.time(), r.updated.time()
+	return c, nil
 }
 
 func (r containerRow) container() (*gateway.Container, error) {

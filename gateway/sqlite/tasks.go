@@ -139,7 +139,8 @@ func saveTaskTx(ctx context.Context, tx *sqlx.Tx, sv *gateway.TaskSave) error {
 		}
 	}
 	// The stored container id, not t's, decides: it is the one the task was started on.
-	row, err := scanContainer(tx.QueryRowxContext(ctx, `UPDATE containers SET state = ?, updated_at = ?
+	var scan containerScan
+	c, err := scan.scan(tx.QueryRowxContext(ctx, `UPDATE containers SET state = ?, updated_at = ?
 		WHERE id = (SELECT container_id FROM tasks WHERE id = ?) AND current_task = ?
 		RETURNING `+containerColumns,
 		gateway.ContainerStateFor(t.State), nt(t.UpdatedAt), t.ID, t.ID))
@@ -149,9 +150,7 @@ func saveTaskTx(ctx context.Context, tx *sqlx.Tx, sv *gateway.TaskSave) error {
 	if err != nil {
 		return dbErrorf("save task %s: update container: %w", t.ID, err)
 	}
-	if sv.Container, err = row.container(); err != nil {
-		return err
-	}
+	sv.Container = c
 	return nil
 }
 
