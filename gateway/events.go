@@ -22,9 +22,25 @@ type Event struct {
 	Container   *Container `json:"container,omitempty"`
 	Task        *Task      `json:"task,omitempty"`
 	Deleted     bool       `json:"deleted,omitempty"`
-	// JSON is the event encoded once by Publish, for every subscriber (a thousand streams must
-	// not encode each event a thousand times).
-	JSON []byte `json:"-"`
+	// encoded holds the event's JSON, made once for every subscriber (a thousand streams must not
+	// encode each event a thousand times) and only when one wants it (a start publishes four
+	// events, and need not wait to encode them).
+	encoded *encodedEvent
+}
+
+type encodedEvent struct {
+	once sync.Once
+	json []byte
+}
+
+// JSON returns the event as JSON, encoded once for all its subscribers when it was published.
+func (ev Event) JSON() []byte {
+	if ev.encoded == nil {
+		b, _ := json.Marshal(ev) // cannot fail: plain data
+		return b
+	}
+	ev.encoded.once.Do(func() { ev.encoded.json, _ = json.Marshal(ev) })
+	return ev.encoded.json
 }
 
 // Broker fans events out to subscribers and keeps the most recent ones so a reconnecting client
@@ -56,7 +72,7 @@ func (b *Broker) Publish(ev Event) {
 	if ev.At.IsZero() {
 		ev.At = time.Now()
 	}
-	ev.JSON, _ = json.Marshal(ev) // cannot fail: plain data
+	ev.encoded = &encodedEvent{}
 	b.recent = append(b.recent, ev)
 	if len(b.recent) > b.keep {
 		b.recent = b.recent[len(b.recent)-b.keep:]

@@ -52,8 +52,8 @@ func TestBrokerFanOutAndResume(t *testing.T) {
 	for _, ch := range subs {
 		got := receive(t, ch, 60)
 		for i, ev := range got {
-			if ev.ID != int64(i+1) || len(ev.JSON) == 0 {
-				t.Fatalf("event %d: id %d, %d bytes of JSON", i, ev.ID, len(ev.JSON))
+			if ev.ID != int64(i+1) || len(ev.JSON()) == 0 {
+				t.Fatalf("event %d: id %d, %d bytes of JSON", i, ev.ID, len(ev.JSON()))
 			}
 		}
 	}

@@ -3,7 +3,6 @@ package httpapi
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"time"
@@ -64,9 +63,6 @@ func (s *Server) events(c *fiber.Ctx) error {
 }
 
 func writeEvent(w *bufio.Writer, ev gateway.Event) {
-	data := ev.JSON
-	if data == nil { // not from a Broker
-		data, _ = json.Marshal(ev)
-	}
+	data := ev.JSON()
 	fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", ev.ID, ev.Type, data)
 }
