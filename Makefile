@@ -3,16 +3,16 @@ SHELL := /bin/bash
 export PATH := $(PATH):/usr/local/go/bin
 GO ?= go
 
-.PHONY: dev test deps build vet lint unit fuzz bench cluster-up cluster-down
+.PHONY: dev test deps build vet lint unit race fuzz bench cluster-up cluster-down
 
 ## dev: bring up the dev cluster and run the gateway on 127.0.0.1:8080 against it
 dev:
 	scripts/dev-gateway
 
 ## test: install what is missing, bring up the dev cluster, run vet, lint, a short fuzz of each
-## target, unit and integration tests, then the fault tests (they stop parts of the cluster, so
-## they run alone, last)
-test: deps cluster-up vet lint fuzz
+## target, the gateway's unit tests under the race detector, unit and integration tests, then the
+## fault tests (they stop parts of the cluster, so they run alone, last)
+test: deps cluster-up vet lint fuzz race
 	eval "$$(scripts/devcluster env)" && $(GO) test -count=1 -timeout 20m ./...
 	eval "$$(scripts/devcluster env)" && BATCHGATE_FAULTS=1 $(GO) test -count=1 -timeout 10m -run '^TestFault' ./integration/
 
@@ -32,6 +32,11 @@ lint:
 ## unit: the tests that need no cluster (integration tests skip without SLURM_CONF)
 unit:
 	env -u SLURM_CONF $(GO) test -count=1 ./...
+
+## race: the gateway's unit tests under the race detector (its store, HTTP server, event broker
+## and reconciler share state between goroutines; the cluster tests run without it, below)
+race:
+	env -u SLURM_CONF $(GO) test -race -count=1 ./gateway/...
 
 ## fuzz: run each fuzz target briefly (FUZZTIME each: a count of inputs by default, because a
 ## time limit can end a run with a spurious "context deadline exceeded"; FUZZTIME=1m for longer);
