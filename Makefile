@@ -22,8 +22,11 @@ deps:
 build:
 	$(GO) build -o bin/batchgate ./gateway/cmd/batchgate
 
+## vet: go vet, and every Go file as gofmt writes it
 vet:
 	$(GO) vet ./...
+	@unformatted=$$(gofmt -l .); if [ -n "$$unformatted" ]; then \
+		echo "not gofmt-formatted (run gofmt -w on them):"; echo "$$unformatted"; exit 1; fi
 
 ## lint: shellcheck every shell script in scripts/ and the shell stand-ins used by tests
 lint:
