@@ -33,7 +33,8 @@ type encodedEvent struct {
 	json []byte
 }
 
-// JSON returns the event as JSON, encoded once for all its subscribers when it was published.
+// JSON returns the event as JSON. An event from a Broker is encoded once, on the first call, for
+// all its subscribers; any other is encoded on every call.
 func (ev Event) JSON() []byte {
 	if ev.encoded == nil {
 		b, _ := json.Marshal(ev) // cannot fail: plain data
