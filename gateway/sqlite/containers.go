@@ -73,15 +73,15 @@ func (s *DB) Container(ctx context.Context, id string) (*gateway.Container, erro
 }
 
 func getContainer(ctx context.Context, q sqlx.QueryerContext, id string) (*gateway.Container, error) {
-	var row containerRow
-	err := sqlx.GetContext(ctx, q, &row, "SELECT "+containerColumns+" FROM containers WHERE id = ?", id)
+	var scan containerScan
+	c, err := scan.scan(q.QueryRowxContext(ctx, "SELECT "+containerColumns+" FROM containers WHERE id = ?", id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, gateway.NotFound("container", id)
 	}
 	if err != nil {
 		return nil, dbErrorf("read container %s: %w", id, err)
 	}
-	return row.container()
+	return c, nil
 }
 
 // UpdateContainer writes c's spec fields (name, image, flavor, command, env, schedule, favorite)

@@ -56,7 +56,8 @@ func (t nanoTime) ptr() *time.Time {
 	return &v
 }
 
-// containerRow is a containers row; Env and Schedule are flattened into columns.
+// containerRow is a containers row as the store writes it (containerScan reads them); Env and
+// Schedule are flattened into columns.
 type containerRow struct {
 	ID           string                 `db:"id"`
 	Project      string                 `db:"project"`
@@ -95,8 +96,9 @@ func toContainerRow(c *gateway.Container) (containerRow, error) {
 	}, nil
 }
 
-// containerScan reads rows of containerColumns, in their order, into containers: about twice as
-// fast as sqlx's reflection, and its scratch fields are reused from row to row.
+// containerScan reads rows of containerColumns, in their order, into containers (the one way a
+// container is read): about twice as fast as sqlx's reflection, and its scratch fields are reused
+// from row to row.
 type containerScan struct {
 	env                  string
 	at, created, updated nanoTime
@@ -122,19 +124,6 @@ func (r *containerScan) scan(rows interface{ Scan(...any) error }) (*gateway.Con
 	}
 	c.Env, c.Schedule.At, c.CreatedAt, c.UpdatedAt = env, r.at.ptr(), r.created.time(), r.updated.time()
 	return c, nil
-}
-
-func (r containerRow) container() (*gateway.Container, error) {
-	env, err := decodeEnv(r.Env)
-	if err != nil {
-		return nil, dbErrorf("container %s: decode env: %w", r.ID, err)
-	}
-	return &gateway.Container{
-		ID: r.ID, Project: r.Project, Owner: r.Owner, Name: r.Name, Image: r.Image, Flavor: r.Flavor,
-		Command: r.Command, Env: env, Schedule: gateway.Schedule{Kind: r.ScheduleKind, At: r.ScheduleAt.ptr()},
-		State: r.State, Favorite: r.Favorite, CurrentTask: r.CurrentTask,
-		CreatedAt: r.CreatedAt.time(), UpdatedAt: r.UpdatedAt.time(),
-	}, nil
 }
 
 // taskRow is a tasks row: gateway.Task with times as nanoTime.
