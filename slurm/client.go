@@ -40,15 +40,11 @@ var jobIDRE = regexp.MustCompile(`^[0-9]+$`)
 // controller cannot be reached; ErrInvalidUser; an error matching
 // ErrMalformed if sbatch succeeds but prints no job id; *ExecError otherwise.
 func (c *Client) Submit(ctx context.Context, user string, script []byte) (JobID, error) {
-	out, err := c.run(ctx, user, "sbatch", []string{"--parsable"}, script)
+	p, err := c.StartSubmit(ctx, user)
 	if err != nil {
 		return "", err
 	}
-	id, err := parseSbatch(out)
-	if err != nil {
-		return "", fmt.Errorf("sbatch: %w", err)
-	}
-	return id, nil
+	return p.Submit(script)
 }
 
 // PendingSubmit is an sbatch started before its script exists: the wrapper (runuser's PAM
